@@ -32,16 +32,16 @@ def _native(module: str, *headers: str, libraries: tuple[str, ...] = ()) -> Exte
 
 
 _ARROW, _GROUPS, _ANSWERS = f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h", f"{_SHARED}/answers.h"
-_UNWRAP = f"{_SHARED}/unwrap_ascii.h"
+_UNWRAP, _JSON = f"{_SHARED}/unwrap_ascii.h", f"{_SHARED}/json_text.h"
 
 setup(ext_modules=[
-    _native("why502.proxies.nginx._scan", _ARROW, _GROUPS, _UNWRAP,
+    _native("why502.proxies.nginx._scan", _ARROW, _GROUPS, _UNWRAP, _JSON,
             "src/why502/proxies/nginx/_scan_wrappers.h",
             "src/why502/proxies/nginx/_scan_access.h", "src/why502/proxies/nginx/_scan_columns.h",
             "src/why502/proxies/nginx/_scan_fold.h"),
     _native("why502.parsers.lblogs._albscan", _ARROW, _GROUPS, _ANSWERS, libraries=("m",)),
     _native("why502.parsers.lblogs._jsonscan", _ARROW, _GROUPS, _ANSWERS, libraries=("m",)),
-    _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS, _UNWRAP),
+    _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS, _UNWRAP, _JSON),
     _native("why502.proxies.envoy._envoyscan", _ARROW, _GROUPS, _ANSWERS),
     _native("why502.proxies.apache._apachescan", _ARROW),
     _native("why502.proxies.traefik._traefikscan", _ARROW, _GROUPS, _ANSWERS),

@@ -455,3 +455,106 @@ def test_finders_first_or_after_the_regexes_give_the_same_records(monkeypatch: p
         after = errorlog_batch.classify_series(batch, year=2026)
         assert first.height > 100
         assert first.equals(after)
+
+
+def _jsonl_lines() -> list[str]:
+    """Session lines of every shape (bent, broken, random, real) among nginx's, Apache's and the
+    edges' real lines, shuffled: the scanner's records and the session lines' interleave."""
+    rnd = random.Random(71)
+    lines = bent_lines() + broken_lines() + _random_lines(600, seed=23) + real_lines()
+    rnd.shuffle(lines)
+    return lines
+
+
+def _jsonl_cli(path: Path, native: bool, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "WHY502_NATIVE": "1" if native else "0"}
+    return subprocess.run([WHY502, "classify", "--no-progress", "--format", "jsonl", *args, str(path)],
+                          capture_output=True, env=env, timeout=120)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_jsonl_records_written_natively_are_the_per_line_engines_byte_for_byte(tmp_path: Path) -> None:
+    """``classify --format jsonl`` writes the session lines' records in the native pass
+    (``classifyfold.jsonl_block``, ``_hapscan.session_jsonl``) and splices them among the nginx
+    scanner's: every byte, line number and order is what the per-line engine
+    (``WHY502_NATIVE=0``) prints -- with ``--since`` too (the pass leaves out what
+    ``filter_since`` leaves out)."""
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(_jsonl_lines()) + "\n", encoding="utf-8")
+    for args in ((), ("--since", "2026-11-21T10:00:00"), ("--since", "2026-01-01")):
+        per_line, native = _jsonl_cli(path, False, *args), _jsonl_cli(path, True, *args)
+        assert native.returncode == per_line.returncode == 1, native.stderr
+        assert native.stdout == per_line.stdout, args
+        assert native.stdout.count(b'"source":"haproxy"') >= 1000
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_jsonl_block_writes_most_session_records_and_hands_the_rest_back() -> None:
+    """The pass itself, on one block: it writes the records of the session lines of a group with
+    one (in runs), leaves out those of a group read as nothing or before ``since``, and hands
+    back every other line -- the other proxies' lines, the broken ones, a group whose first line
+    disagrees -- with their text, in order.  What it writes plus what the per-line engine gives
+    the lines it hands back is what the per-line engine gives the whole block."""
+    import array
+
+    import polars as pl
+
+    from why502.app.classify import JSONL_COLUMNS
+    from why502.parsers.errorlog_batch import classify_series
+    from why502.proxies.haproxy.classifyfold import jsonl_block
+
+    lines = _jsonl_lines()
+    marks = array.array("q", [v for i in range(len(lines)) for v in (i, 0)]).tobytes()
+    got = jsonl_block("\n".join(lines).encode("utf-8", "surrogateescape"), marks, 1, b'"f"', None, 2026)
+    assert got is not None
+    blob, runs, back, back_text, failures = got
+    handed = array.array("I", back).tolist()
+    assert back_text.decode().split("\n")[:-1] == [lines[i] for i in handed]
+    spans = array.array("q", runs).tolist()
+    assert spans and len(handed) < len(lines) // 2 and failures > 500
+    written: dict[int, list[bytes]] = {}
+    for k in range(0, len(spans), 5):
+        first, last, offset, start, end = spans[k:k + 5]
+        assert offset == 0 and first <= last and not any(first <= i <= last for i in handed)
+        written[first] = blob[start:end].splitlines(keepends=True)
+    whole = classify_series(pl.Series("line", lines), year=2026)
+    whole = whole.with_columns((pl.col("idx").cast(pl.Int64) + 1).alias("line"), pl.lit("f").alias("file"))
+    expected = [json.dumps(r, separators=(",", ":")).encode() + b"\n"
+                for r in whole.filter(~pl.col("idx").is_in(handed)).select(JSONL_COLUMNS).iter_rows(named=True)]
+    assert b"".join(b"".join(written[k]) for k in sorted(written)) == b"".join(expected)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_jsonl_a_group_whose_first_line_disagrees_goes_back(monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    """``jsonl_block``'s check of each group's first line: when the fields the pass would write
+    are not the record ``classify_line`` gives it (here the time made wrong on purpose), every
+    line of the group is handed back -- the same records, in more batches than one."""
+    import array
+
+    from why502.app.classify import jsonl_paths
+    from why502.proxies.haproxy import classifyfold
+
+    lines = _jsonl_lines()
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    real = classifyfold._native()
+    assert real is not None
+
+    class WrongTime:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        @staticmethod
+        def session_own(line: bytes) -> object:
+            got = real.session_own(line)
+            return None if got is None else ("1999" + got[0][4:], *got[1:])
+
+    right = _jsonl_cli(path, False).stdout
+    monkeypatch.setattr(classifyfold, "_native", WrongTime)
+    monkeypatch.setattr(classifyfold, "_WRITINGS", classifyfold._Writings())
+    wrote = b"".join(out for out, _n in jsonl_paths([str(path)], batch_bytes=64 * 1024))
+    assert wrote == right
+    data = "\n".join(lines).encode("utf-8", "surrogateescape")
+    got = classifyfold.jsonl_block(data, array.array("q", [0, 0] * len(lines)).tobytes(), 1, b'"f"', None, 2026)
+    assert got is not None and got[0] == b"" and got[1] == b""  # every group disagreed: all went back

@@ -15,6 +15,7 @@ the polars engine (``classify_files``): it needs each record's text and captures
 
 from __future__ import annotations
 
+import array
 import contextvars
 import datetime as dt
 import io
@@ -300,7 +301,9 @@ def _rows_native(files: Sequence[Path | str], batch_bytes: int, workers: int, ye
             parts.append(pl.read_ndjson(io.BytesIO(out), schema=schema)
                          .with_columns(pl.lit(None, dtype=CAPTURES_DTYPE).alias("captures")))
         if exact is not None and marks:
-            at = pl.Series([m[0] for m in marks], dtype=pl.UInt32)
+            pairs = array.array("q")
+            pairs.frombytes(marks)
+            at = pl.Series(pairs[0::2], dtype=pl.UInt32)
             df = classify_series(lines.gather(at), year=year)
             if df.height:
                 rows = at.gather(df["idx"].cast(pl.UInt32)).cast(pl.Int64) + first_line
@@ -525,7 +528,7 @@ def jsonl_paths(
             chunk.data, first_line, fj, since_raw, chunk.data.isascii())
         if exact is None:
             return out, failures
-        return _splice_exact(out, exact, marks, chunk.path, first_line, stamp_year, cutoff, failures)
+        return _splice_exact(out, exact, marks, chunk.path, first_line, stamp_year, cutoff, failures, fj)
 
     def seen(item: tuple[ByteBatch, int]) -> None:
         if on_batch is not None:
@@ -546,34 +549,66 @@ def _numbered(files: Sequence[Path | str], batch_bytes: int, tolerate: Tolerate 
 
 
 def _splice_exact(
-    out: bytes, exact: bytes, marks: list[tuple[int, int]], path: str, first_line: int, year: int,
-    cutoff: dt.datetime | None, failures: int,
+    out: bytes, exact: bytes, marks: bytes, path: str, first_line: int, year: int,
+    cutoff: dt.datetime | None, failures: int, file_json: bytes = b"",
 ) -> tuple[bytes, int]:
     """The scanner's records with the records of the lines it handed back (``exact``, one per
-    mark: its index in the batch and where its records go in ``out``) put in their places."""
+    mark: its index in the batch and where its records go in ``out``, int64 pairs) put in their
+    places: first those a proxy writes itself (``Hooks.classify_jsonl``: HAProxy's session lines,
+    in runs that each go in one place), then the per-line path's of the lines left."""
     import polars as pl
 
     from why502.parsers.errorlog_batch import classify_series
+    from why502.proxies import classify_jsonls
 
-    text = exact.decode("utf-8", errors="replace")
-    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
-    df = classify_series(lines, year=year)
-    if df.height == 0:
+    where = array.array("q")
+    where.frombytes(marks)
+    rows = range(len(where) // 2)  # the exact lines left: their rows among ``exact``'s
+    pieces: list[tuple[int, int, bytes]] = []  # (row, offset in out, records)
+    left, left_marks = exact, marks
+    since = cutoff.isoformat(timespec="seconds") if cutoff is not None else None  # filter_since's
+    for write in classify_jsonls() if file_json else ():
+        got = write(left, left_marks, first_line, file_json, since, year)
+        if got is None:
+            continue
+        blob, runs, back, left, written = got
+        failures += written
+        spans = array.array("q")
+        spans.frombytes(runs)
+        pieces += [(rows[spans[k]], spans[k + 2], blob[spans[k + 3]:spans[k + 4]])
+                   for k in range(0, len(spans), 5)]
+        kept = array.array("I")
+        kept.frombytes(back)
+        rows = [rows[i] for i in kept]  # type: ignore[assignment]
+        left_marks = array.array("q", (v for r in rows for v in (where[2 * r], where[2 * r + 1]))).tobytes()
+        left = left[:-1] if left.endswith(b"\n") else left
+        if not rows:
+            break
+    if rows:
+        text = left.decode("utf-8", errors="replace")
+        df = classify_series(pl.Series("line", text.split("\n"), dtype=pl.String), year=year)
+        if df.height:
+            taken = [rows[i] for i in df.get_column("idx").to_list()]
+            numbers = [first_line + where[2 * r] for r in taken]
+            df = df.with_columns(pl.Series("line", numbers, dtype=pl.Int64), pl.lit(path).alias("file"),
+                                 pl.Series("_row", taken, dtype=pl.Int64))
+            if cutoff is not None:
+                df = filter_since(df, cutoff)
+            if df.height:
+                failures += count_failures(df)
+                kept_rows = df.get_column("_row").to_list()
+                lines = _ndjson_lines(df)
+                pieces += [(r, where[2 * r + 1], line) for r, line in zip(kept_rows, lines, strict=True)]
+    if not pieces:
         return out, failures
-    numbers = [first_line + marks[i][0] for i in df.get_column("idx").to_list()]
-    df = df.with_columns(pl.Series("line", numbers, dtype=pl.Int64), pl.lit(path).alias("file"))
-    if cutoff is not None:
-        df = filter_since(df, cutoff)
-    if df.height == 0:
-        return out, failures
-    pieces: list[bytes] = []
+    pieces.sort(key=lambda p: p[0])
+    joined: list[bytes] = []
     at = 0
-    for idx, record in zip(df.get_column("idx").to_list(), _ndjson_lines(df), strict=True):
-        offset = marks[idx][1]
-        pieces += [out[at:offset], record]
+    for _row, offset, records in pieces:
+        joined += [out[at:offset], records]
         at = offset
-    pieces.append(out[at:])
-    return b"".join(pieces), failures + count_failures(df)
+    joined.append(out[at:])
+    return b"".join(joined), failures
 
 
 def _ndjson_lines(df: pl.DataFrame) -> list[bytes]:

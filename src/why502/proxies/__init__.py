@@ -104,14 +104,29 @@ def classify_folds() -> tuple[ClassifyFold, ...]:
                  for p in PROXIES.values() if p.hooks.classify_fold)
 
 
+#: a proxy's writer of ``classify --format jsonl`` records (``Hooks.classify_jsonl``): (lines, marks,
+#: first line, file as JSON, --since's cutoff, year) -> (records, runs, rows handed back, their
+#: text, failures) or None
+ClassifyJsonl = Callable[[bytes, bytes, int, bytes, "str | None", int],
+                         "tuple[bytes, bytes, bytes, bytes, int] | None"]
+
+
+@cache
+def classify_jsonls() -> tuple[ClassifyJsonl, ...]:
+    """Each proxy's ``Hooks.classify_jsonl``, resolved once: ``classify --format jsonl`` hands
+    the lines the nginx scanner hands back to each before the per-line path reads them."""
+    return tuple(cast(ClassifyJsonl, resolve(p.hooks.classify_jsonl))
+                 for p in PROXIES.values() if p.hooks.classify_jsonl)
+
+
 HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy
 INCLUDE_DEPTH = 2
 
-__all__ = ["DEFAULT", "PROXIES", "SCHEMA_1_BINARY", "SCHEMA_1_CONFIG", "Capability", "ClassifyFold", "Proxy",
-           "choose", "classify_folds", "config_key", "detect_file", "detect_process", "detect_text",
-           "found_on_host", "get", "installed_binary", "names", "of", "option_aliases", "packaged_config",
-           "report_config", "writable_intents"]
+__all__ = ["DEFAULT", "PROXIES", "SCHEMA_1_BINARY", "SCHEMA_1_CONFIG", "Capability", "ClassifyFold",
+           "ClassifyJsonl", "Proxy", "choose", "classify_folds", "classify_jsonls", "config_key",
+           "detect_file", "detect_process", "detect_text", "found_on_host", "get", "installed_binary",
+           "names", "of", "option_aliases", "packaged_config", "report_config", "writable_intents"]
 
 
 def source_of(name: str | None = None) -> ModuleType:

@@ -322,6 +322,15 @@ class Hooks:
     #: (``proxies.haproxy.classifyfold.known_lines``) --, handed to the per-line path of
     #: ``classify``/``diagnose`` by the registry (``parsers.linememo.known``); "": none
     classify_known: str = ""
+    #: app.classify: ``(lines: bytes, marks: bytes, first_line: int, file_json: bytes, since: str |
+    #: None, year: int) -> (records, runs, rows handed back, their text, failures) | None``:
+    #: ``classify --format jsonl``'s records of the lines of its log it writes itself (the lines
+    #: joined by newlines, as the nginx scanner hands them back with their ``marks``: each one's
+    #: index in the batch and where its records go, int64 pairs), in line order, with the runs of
+    #: them that go in one place (``(first row, last row, offset, start, end)``), and the rows it
+    #: hands back for the per-line path (HAProxy's session lines:
+    #: ``proxies.haproxy.classifyfold.jsonl_block``); None: it writes none.  "": none
+    classify_jsonl: str = ""
     #: analyzers: the module of its ``analyze`` plug-in (``proxies.<name>.analyze``): the
     #: findings only its own machinery makes, in the analyzers' terms (HAProxy: every server of a
     #: backend taken DOWN by its health checks, ``Capability.HEALTH_CHECKED_SERVERS``; functions

@@ -52,6 +52,7 @@
 #include "arrow_buf.h"
 #include "group_table.h"
 #include "unwrap_ascii.h"
+#include "json_text.h"
 
 /* the groups cut from a line */
 enum { G_CLIENT, G_TIME, G_BACKEND, G_SERVER, G_TR, G_TW, G_TC, G_TRR, G_TA, G_STATUS, G_BYTES, G_TS,
@@ -1366,6 +1367,197 @@ static PyObject *unwrap_offset(PyObject *Py_UNUSED(self), PyObject *arg) {
     return PyLong_FromSsize_t(at);
 }
 
+/* ---- session_jsonl: --format jsonl's records of the session lines, written here ------------
+ *
+ * `classify --format jsonl` gave a session line its record through the per-line path: the lines
+ * decoded and split into a polars column, known_lines' columns, joins and messages, then polars'
+ * ndjson writer -- ~2 CPU-s per 1M lines of a failure-dense log, where the nginx scanner writes
+ * its records itself (BENCHMARKS.md, issue 28 item 2).  Here, after session_groups(rows=True) has
+ * given each line its group and proxies/haproxy/classifyfold.py (jsonl_block) has decided each
+ * group once (known_lines' check of its first line included) and written the fields the group
+ * decides as polars writes them, each line of a group with a record gets it: its line number,
+ * the file, the group's fields and the line's own -- the accept date as _clf_time writes it, the
+ * client (null past 64 characters), the frontend, the request, and its message where
+ * unwrap_ascii.h says unwrap's text starts (a line it leaves to Python is handed back, as is
+ * every line of a group decided "back").  The records come out in line order, with the runs of
+ * them that go in one place among the nginx scanner's records (Scanner_records' marks), so the
+ * caller splices runs, not records. */
+
+typedef struct {
+    const char *frag[3];   /* the group's fields: source..status, level and upstream, host */
+    Py_ssize_t frag_n[3];
+    int state;             /* 0: no record (read as nothing), 1: a record, 2: handed back */
+    int failure;           /* 1 when its record counts among the failures */
+} SessDecided;
+
+typedef struct {
+    const int32_t *groups;     /* each line's group (session_groups' rows) */
+    int64_t ngroups;
+    const SessDecided *decided;
+    Py_ssize_t ndecided;
+    const int64_t *marks;      /* each line's (index in the batch, offset of its records) */
+    long long first_line;
+    const char *file_json;
+    Py_ssize_t file_n;
+    Buf out, runs;             /* runs: (first row, last row, offset, start, end) as int64 */
+    int64_t run[4];
+    int in_run;
+    long long failures;
+} SessJsonl;
+
+static void jsonl_close(SessJsonl *j) {
+    if (!j->in_run) return;
+    int64_t r[5] = {j->run[0], j->run[1], j->run[2], j->run[3], (int64_t)j->out.len};
+    buf_put(&j->runs, (const char *)r, sizeof r);
+    j->in_run = 0;
+}
+
+/* scan_lines' TakeLine (without the GIL): a line of a group with a record gets it; a line before
+ * --since or of a group read as nothing is taken with none; any other line goes back */
+static int jsonl_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    SessJsonl *j = ctx;
+    int32_t g = (int64_t)row < j->ngroups ? j->groups[row] : -1;
+    if (g == -2) return 1;
+    const SessDecided *d = g >= 0 && g < j->ndecided ? &j->decided[g] : NULL;
+    if (d != NULL && d->state == 0) return 1;
+    SessLine ln;
+    Py_ssize_t at = -1;
+    if (d == NULL || d->state != 1 || !sess_parse(s, n, &ln) || (at = unwrap_at(s, n)) < 0) {
+        jsonl_close(j); /* a line handed back parts the runs: its records go between them */
+        return 0;
+    }
+    int64_t offset = j->marks[2 * (size_t)row + 1];
+    if (j->in_run && offset != j->run[2]) jsonl_close(j);
+    if (!j->in_run) {
+        j->in_run = 1;
+        j->run[0] = row, j->run[2] = offset, j->run[3] = (int64_t)j->out.len;
+    }
+    j->run[1] = row;
+    char iso[32];
+    size_t iso_n = sess_iso(ln.date, iso);
+    Buf *o = &j->out;
+    BUF_LIT(o, "{\"line\":");
+    buf_int(o, j->first_line + j->marks[2 * (size_t)row]);
+    BUF_LIT(o, ",\"file\":");
+    buf_put(o, j->file_json, (size_t)j->file_n);
+    BUF_LIT(o, ",");
+    buf_put(o, d->frag[0], (size_t)d->frag_n[0]);
+    BUF_LIT(o, ",\"time\":");
+    buf_json_str(o, iso, iso_n);
+    BUF_LIT(o, ",");
+    buf_put(o, d->frag[1], (size_t)d->frag_n[1]);
+    BUF_LIT(o, ",\"client\":");
+    buf_json_opt(o, ln.client.p, ln.client.n);
+    BUF_LIT(o, ",\"server\":");
+    buf_json_str(o, ln.frontend.p, (size_t)ln.frontend.n);
+    BUF_LIT(o, ",\"request\":");
+    buf_json_str(o, ln.request.p, (size_t)ln.request.n);
+    BUF_LIT(o, ",");
+    buf_put(o, d->frag[2], (size_t)d->frag_n[2]);
+    BUF_LIT(o, ",\"message\":");
+    buf_json_str(o, s + at, (size_t)(n - at));
+    BUF_LIT(o, "}\n");
+    j->failures += d->failure;
+    return 1;
+}
+
+/* each group's decision: None (no record), False (handed back) or (bytes, bytes, bytes, failure) */
+static int jsonl_decided(PyObject *list, SessDecided **out, Py_ssize_t *n) {
+    if (!PyList_Check(list)) { PyErr_SetString(PyExc_TypeError, "decided must be a list"); return -1; }
+    *n = PyList_GET_SIZE(list);
+    *out = calloc((size_t)*n + 1, sizeof **out);
+    if (*out == NULL) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t k = 0; k < *n; k++) {
+        PyObject *item = PyList_GET_ITEM(list, k);
+        SessDecided *d = &(*out)[k];
+        if (item == Py_None) { d->state = 0; continue; }
+        if (item == Py_False) { d->state = 2; continue; }
+        int failure = 0;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || (failure = PyObject_IsTrue(PyTuple_GET_ITEM(item, 3))) < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a decision is None, False or (bytes, bytes, bytes, bool)");
+            return -1;
+        }
+        for (int f = 0; f < 3; f++) {
+            char *p;
+            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(item, f), &p, &d->frag_n[f]) != 0) return -1;
+            d->frag[f] = p;
+        }
+        d->state = 1, d->failure = failure;
+    }
+    return 0;
+}
+
+/* session_jsonl(data, groups, decided, marks, first_line, file_json)
+ *   -> (records, runs (int64 quintuples), rows handed back (uint32 bytes), their text, failures) */
+static PyObject *session_jsonl(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data, groups, marks;
+    PyObject *decided_list, *out = NULL;
+    long long first_line;
+    const char *file_json;
+    Py_ssize_t file_n;
+    if (!PyArg_ParseTuple(args, "y*y*O!y*Ly#", &data, &groups, &PyList_Type, &decided_list, &marks, &first_line,
+                          &file_json, &file_n))
+        return NULL;
+    SessDecided *decided = NULL;
+    Py_ssize_t ndecided = 0;
+    Buf back = {0}, back_text = {0};
+    SessJsonl j = {0};
+    Py_ssize_t len = whole_lines_len(&data);
+    int64_t lines = 1; /* as scan_lines cuts [0, len) */
+    for (const char *p = data.buf, *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++) lines++;
+    if (groups.len != lines * (Py_ssize_t)sizeof(int32_t) || marks.len != lines * 2 * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "groups and marks must hold one entry per line of data");
+        goto done;
+    }
+    if (jsonl_decided(decided_list, &decided, &ndecided) != 0) goto done;
+    j.groups = groups.buf, j.ngroups = lines, j.decided = decided, j.ndecided = ndecided;
+    j.marks = marks.buf, j.first_line = first_line, j.file_json = file_json, j.file_n = file_n;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    buf_reserve(&j.out, (size_t)len + (size_t)len / 2);
+    scan_lines(data.buf, len, jsonl_take, &j, &back, &back_text);
+    jsonl_close(&j);
+    failed = j.out.failed || j.runs.failed || back.failed || back_text.failed;
+    Py_END_ALLOW_THREADS
+    if (failed) { PyErr_NoMemory(); goto done; }
+    out = Py_BuildValue("(y#y#y#y#L)", j.out.data ? j.out.data : "", (Py_ssize_t)j.out.len,
+                        j.runs.data ? j.runs.data : "", (Py_ssize_t)j.runs.len,
+                        back.data ? back.data : "", (Py_ssize_t)back.len,
+                        back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len, j.failures);
+done:
+    free(decided);
+    free(j.out.data);
+    free(j.runs.data);
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&groups);
+    PyBuffer_Release(&marks);
+    return out;
+}
+
+/* session_own(line) -> (time, client or None, frontend, request) of a line session_groups takes, as
+ * session_jsonl writes them; None for any other line (classifyfold.py checks a group's first line) */
+static PyObject *session_own(PyObject *Py_UNUSED(self), PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) != 0) return NULL;
+    const char *s = b.buf;
+    Py_ssize_t n = b.len;
+    SessLine ln;
+    PyObject *out;
+    if (n < 40 || !printable(s, n) || !sess_parse(s, n, &ln) || !sess_clean(s, n)) {
+        out = Py_NewRef(Py_None);
+    } else {
+        char iso[32];
+        size_t iso_n = sess_iso(ln.date, iso);
+        PyObject *client = ln.client.n < 0 ? Py_NewRef(Py_None) : PyUnicode_FromStringAndSize(ln.client.p, ln.client.n);
+        out = client == NULL ? NULL : Py_BuildValue("(s#Ns#s#)", iso, (Py_ssize_t)iso_n, client, ln.frontend.p,
+                                                    ln.frontend.n, ln.request.p, ln.request.n);
+    }
+    PyBuffer_Release(&b);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"httplog_columns", httplog_columns, METH_VARARGS,
      "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
@@ -1396,6 +1588,15 @@ static PyMethodDef module_methods[] = {
      "unwrapped(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): each line's "
      "wrappers.unwrap text as columns idx, message; a line Python must unwrap is handed back "
      "(native/unwrap_ascii.h; proxies/haproxy/classifyfold.py: known_lines)"},
+    {"session_jsonl", session_jsonl, METH_VARARGS,
+     "session_jsonl(data, groups, decided, marks, first_line, file_json) -> (records, runs, rows handed back "
+     "(uint32 bytes), their text, failures): classify --format jsonl's records of the session lines of data "
+     "(groups: session_groups' rows; decided: per group None, False or (fields, fields, fields, failure); "
+     "marks: each line's (index, offset) as int64 pairs; runs: (first row, last row, offset, start, end) as "
+     "int64) (proxies/haproxy/classifyfold.py: jsonl_block)"},
+    {"session_own", session_own, METH_O,
+     "session_own(line) -> (time, client, frontend, request) as session_jsonl writes them, or None when "
+     "session_groups would not take the line"},
     {"unwrap_offset", unwrap_offset, METH_O,
      "unwrap_offset(line) -> where wrappers.unwrap(line).text starts in the line (bytes, no newline), or -1 "
      "when Python must say (native/unwrap_ascii.h)"},

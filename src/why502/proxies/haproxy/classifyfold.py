@@ -25,7 +25,7 @@ import array
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from why502.parsers.errorlog import Classified, classify_line
 from why502.proxies.haproxy import log
@@ -194,6 +194,89 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
                          for c in OUTPUT_SCHEMA if c != "idx" and c != "server"),
         pl.col("frontend").alias("server"))
     return positions, records.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+
+
+#: a group's decision for ``session_jsonl``: None (no record), False (its lines go back), or the
+#: fields the group decides as polars writes them, and whether its record counts as a failure
+_Written = tuple[bytes, bytes, bytes, bool] | Literal[False] | None
+# the record's columns a group decides, in the three places ``session_jsonl`` puts them
+_GROUP_FIELDS = (("source", "symptom", "event", "side", "status"), ("level", "upstream"), ("host",))
+
+
+class _Writings:
+    """Each group's ``_Written``, once per run: ``classify_line`` on its first line, checked
+    against ``_hapscan.session_own`` (the fields ``session_jsonl`` writes of that line) and
+    ``unwrap``'s message -- ``known_lines``' check, with the fields the C pass writes."""
+
+    def __init__(self) -> None:
+        self.templates = _Templates()
+        self.known: dict[_Key, _Written] = {}
+        self.lock = threading.Lock()
+
+    def of(self, native: ModuleType, key: _Key, line: bytes, year: int) -> _Written:
+        with self.lock:
+            if key in self.known:
+                return self.known[key]
+        text = line.decode("ascii")
+
+        def own() -> dict[str, str | None]:
+            from why502.parsers.wrappers import unwrap
+
+            got = native.session_own(line)
+            if got is None:
+                return {}
+            return {**dict(zip(("time", "client", "server", "request"), got, strict=True)),
+                    "message": unwrap(text, year=year).text}
+
+        got, agrees = self.templates.of(key, text, own, year)
+        written: _Written = False if not agrees else None if got is None else _fields(got)
+        with self.lock:
+            if len(self.known) >= _MAX_DECIDED:
+                self.known.clear()
+            self.known[key] = written
+        return written
+
+
+def _fields(rec: Classified) -> tuple[bytes, bytes, bytes, bool]:
+    """The fields of ``rec`` its group decides, in ``_GROUP_FIELDS``' three places, each as
+    polars' ndjson writer writes them (``app.classify.JSONL_COLUMNS``' order, the braces cut), and
+    whether ``classify`` counts the record as a failure (``app.classify.count_failures``)."""
+    import polars as pl
+
+    from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
+    from why502.parsers.errorlog_batch import OUTPUT_SCHEMA
+    from why502.textutil import json_inert
+
+    values = rec.to_dict()
+    parts = []
+    for names in _GROUP_FIELDS:
+        frame = pl.DataFrame([{n: values[n] for n in names}], schema={n: OUTPUT_SCHEMA[n] for n in names})
+        parts.append(json_inert(frame.write_ndjson()).strip()[1:-1].encode("utf-8"))
+    failure = rec.symptom not in EVENT_IDS - FAILED_REQUEST_EVENTS
+    return parts[0], parts[1], parts[2], failure
+
+
+_WRITINGS = _Writings()
+
+
+def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, since: str | None,
+                year: int) -> tuple[bytes, bytes, bytes, bytes, int] | None:
+    """``Hooks.classify_jsonl``: ``classify --format jsonl``'s records of the session lines of
+    ``data`` (lines joined by newlines, no newline in any), written by the native pass
+    (``_hapscan.session_jsonl``) from each group's decision (``_WRITINGS``) -- the records the
+    per-line path gives them, byte for byte (``tests/classify/test_classify_sessions.py``) at a
+    fraction of its cost (BENCHMARKS.md, issue 28 item 2) -- with the runs of them that go in one
+    place, and the rows it hands back (uint32) with their text, for the per-line path.
+    ``since``: ``fold_block``'s.  None: the pass cannot run (not built, ``WHY502_NATIVE=0``)."""
+    native = _native()
+    if native is None or not hasattr(native, "session_jsonl") or b"/" not in data:
+        return None
+    cutoff = since.encode("ascii") if since else None
+    groups, _back, rows = native.session_groups(data, MAX_GROUPS, cutoff, True)
+    decided = [_WRITINGS.of(native, key, line, year) for key, _n, line, _least, _most in groups]
+    got: tuple[bytes, bytes, bytes, bytes, int] = native.session_jsonl(data, rows, decided, marks, first_line,
+                                                                        file_json)
+    return got
 
 
 def _messages(native: ModuleType, failed: pl.Series, year: int) -> pl.Series:

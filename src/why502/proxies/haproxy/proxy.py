@@ -72,6 +72,7 @@ class Haproxy(BaseProxy):
                   watch_quiet="why502.proxies.haproxy.log:quiet",
                   classify_fold="why502.proxies.haproxy.classifyfold:fold_block",
                   classify_known="why502.proxies.haproxy.classifyfold:known_lines",
+                  classify_jsonl="why502.proxies.haproxy.classifyfold:jsonl_block",
                   analyze="why502.proxies.haproxy.analyze")
 
     def detect(self, raw: str, masked: str) -> int:
