@@ -360,9 +360,9 @@ def test_each_line_of_a_group_keeps_its_own_head(monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
 def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The message of each failed line is the native pass's (``_hapscan.unwrapped``,
-    ``native/unwrap_ascii.h``) or, for a line it hands back, ``unwrap``'s: with every line handed
-    back, or every other one, the records are the same."""
+    """The message of each failed line is the native pass's (``_hapscan.session_failed``,
+    ``native/unwrap_ascii.h``) or, for a line it hands back, ``unwrap``'s: with every failed line
+    handed back, or every other one, the records are the same."""
     import array
 
     import polars as pl
@@ -380,24 +380,28 @@ def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.Monk
     right = classify_series(series, year=2026)
     real, real_frame = classifyfold._native(), arrowcols.frame
     assert real is not None
-    dropped: set[int] = set()  # the lines the pass below handed back in its last call
+    dropped: set[int] = set()  # the rows the pass below handed back in its last call
     for back_every in (1, 2):
         class HandsBack:
-            """The pass, handing back every ``back_every``-th line of ``unwrapped``."""
+            """The pass, handing back every ``back_every``-th row ``session_failed`` wrote."""
 
             def __getattr__(self, name: str) -> object:
                 return getattr(real, name)
 
             @staticmethod
-            def unwrapped(data: bytes, every: int = back_every) -> tuple[object, ...]:
-                sc, ac, count, _back, text = real.unwrapped(data)
+            def session_failed(data: bytes, groups: bytes, want: bytes,
+                               every: int = back_every) -> tuple[object, ...]:
+                sc, ac, count, back, text = real.session_failed(data, groups, want)
+                wrote = real_frame(sc, ac)["idx"].to_list()  # (capsules are read once: made again)
+                sc, ac, count, back, text = real.session_failed(data, groups, want)
                 dropped.clear()
-                dropped.update(range(0, count, every))
-                return sc, ac, count, array.array("I", sorted(dropped)).tobytes(), text
+                dropped.update(wrote[::every])
+                rows = sorted({*array.array("I", back), *dropped})
+                return sc, ac, count, array.array("I", rows).tobytes(), text
 
         def frame(*capsules: object) -> pl.DataFrame:
             cols = real_frame(*capsules)  # type: ignore[arg-type]
-            if cols.columns != ["idx", "message"]:
+            if "group" not in cols.columns:
                 return cols
             return cols.filter(~pl.col("idx").is_in(sorted(dropped)))
 
@@ -407,6 +411,21 @@ def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.Monk
         got = classify_series(series, year=2026)
         assert_frame_equal(got, right)
         assert got["message"].null_count() == 0 and got.height > 100 and dropped
+
+
+class _WrongTime:
+    """The native pass, but ``session_own`` says a wrong time: every group's first line
+    disagrees with ``classify_line``'s record of it."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def session_own(self, line: bytes) -> object:
+        got = self.real.session_own(line)  # type: ignore[attr-defined]
+        return None if got is None else ("1999" + got[0][4:], *got[1:])
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
@@ -425,12 +444,12 @@ def test_a_group_whose_first_line_disagrees_is_read_line_by_line(monkeypatch: py
     series = pl.Series(lines)
     right = classify_series(series, year=2026)
     whole = len(known(series, 2026)[0])
+    wrong = _WrongTime(classifyfold._native())
     monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
-    monkeypatch.setattr(classifyfold, "_iso", lambda date: date.str.slice(0, 10))
+    monkeypatch.setattr(classifyfold, "_native", lambda: wrong)
     positions, records = known(series, 2026)
     assert len(positions) < whole and not records  # only the groups read as nothing are known
     assert_frame_equal(classify_series(series, year=2026), right)
-
 
 
 def test_finders_first_or_after_the_regexes_give_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -519,8 +538,8 @@ def test_jsonl_block_writes_most_session_records_and_hands_the_rest_back() -> No
         written[first] = blob[start:end].splitlines(keepends=True)
     whole = classify_series(pl.Series("line", lines), year=2026)
     whole = whole.with_columns((pl.col("idx").cast(pl.Int64) + 1).alias("line"), pl.lit("f").alias("file"))
-    expected = [json.dumps(r, separators=(",", ":")).encode() + b"\n"
-                for r in whole.filter(~pl.col("idx").is_in(handed)).select(JSONL_COLUMNS).iter_rows(named=True)]
+    kept = whole.filter(~pl.col("idx").is_in(handed)).select(JSONL_COLUMNS)
+    expected = [json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in kept.iter_rows(named=True)]
     assert b"".join(b"".join(written[k]) for k in sorted(written)) == b"".join(expected)
 
 
@@ -538,23 +557,14 @@ def test_jsonl_a_group_whose_first_line_disagrees_goes_back(monkeypatch: pytest.
     lines = _jsonl_lines()
     path = tmp_path / "mixed.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    real = classifyfold._native()
-    assert real is not None
-
-    class WrongTime:
-        def __getattr__(self, name: str) -> object:
-            return getattr(real, name)
-
-        @staticmethod
-        def session_own(line: bytes) -> object:
-            got = real.session_own(line)
-            return None if got is None else ("1999" + got[0][4:], *got[1:])
-
+    wrong = _WrongTime(classifyfold._native())
     right = _jsonl_cli(path, False).stdout
-    monkeypatch.setattr(classifyfold, "_native", WrongTime)
+    monkeypatch.setattr(classifyfold, "_native", lambda: wrong)
+    monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
     monkeypatch.setattr(classifyfold, "_WRITINGS", classifyfold._Writings())
     wrote = b"".join(out for out, _n in jsonl_paths([str(path)], batch_bytes=64 * 1024))
     assert wrote == right
     data = "\n".join(lines).encode("utf-8", "surrogateescape")
-    got = classifyfold.jsonl_block(data, array.array("q", [0, 0] * len(lines)).tobytes(), 1, b'"f"', None, 2026)
+    marks = array.array("q", [0, 0] * len(lines)).tobytes()
+    got = classifyfold.jsonl_block(data, marks, 1, b'"f"', None, 2026)
     assert got is not None and got[0] == b"" and got[1] == b""  # every group disagreed: all went back

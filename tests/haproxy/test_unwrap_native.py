@@ -1,7 +1,8 @@
 """Where ``wrappers.unwrap``'s text starts, found natively (``native/unwrap_ascii.h``).
 
-HAProxy's session lines take their record's message from it (``_hapscan.session_columns``'
-``message``; ``proxies/haproxy/classifyfold.known_lines`` asks ``unwrap`` only where it is null).
+HAProxy's session lines take their record's message from it (``_hapscan.session_failed`` and
+``session_jsonl``; ``proxies/haproxy/classifyfold.known_lines`` asks ``unwrap`` of the lines they
+hand back).
 The native offset must be unwrap's on every line it answers for: each layer alone, the layers
 stacked as shippers stack them, each bent one character at a time around what its regex
 decides (a day of one digit, a fraction without digits, a pid that is no number, a level word

@@ -970,7 +970,7 @@ static int sess_clean_at(const char *s, Py_ssize_t n, Py_ssize_t k) {
 }
 
 /* Each line is read to its end for these bytes: a switch on every byte was a quarter of
- * session_columns (diagnose's and --format jsonl's pass over HAProxy's log), so sixteen bytes are
+ * the records' pass over HAProxy's log (diagnose's and --format jsonl's), so sixteen bytes are
  * compared at a time (SSE2, every x86-64) and only the bytes found are looked at. */
 static int sess_clean(const char *s, Py_ssize_t n) {
     Py_ssize_t k = 0;
@@ -998,8 +998,11 @@ static int sess_clean(const char *s, Py_ssize_t n) {
     return 1;
 }
 
-/* a run of bytes of `ok` (1..max), then `stop`: *p past the stop; the run's length or 0 */
-static Py_ssize_t run_of(const char **p, const char *end, int (*ok)(char), Py_ssize_t max, char stop) {
+/* a run of bytes of `ok` (1..max), then `stop`: *p past the stop; the run's length or 0.  Inlined
+ * at each call, so `ok` is too: called through the pointer, once a byte, it was a tenth of
+ * session_groups (perf, BENCHMARKS.md stop 66) */
+static inline __attribute__((always_inline)) Py_ssize_t run_of(const char **p, const char *end, int (*ok)(char),
+                                                               Py_ssize_t max, char stop) {
     const char *q = *p;
     while (q < end && q - *p <= max && ok(*q)) q++;
     Py_ssize_t n = q - *p;
@@ -1008,11 +1011,28 @@ static Py_ssize_t run_of(const char **p, const char *end, int (*ok)(char), Py_ss
     return n;
 }
 
-static int host_byte(char c) { return upper(c) || lower(c) || is_dig(c) || c == '.' || c == '_' || c == '-'; }
-static int client_char(char c) { return upper(c) || lower(c) || is_dig(c) || c == '.' || c == ':' || c == '_' || c == '-'; }
-static int token_byte(char c) { return c != ' '; }
-static int name_byte(char c) { return c != ' ' && c != '/'; }
-static int state_byte(char c) { return c == '-' || upper(c) || lower(c); }
+/* the byte classes of a session line, one table lookup a byte (each was a chain of compares) */
+enum { C_HOST = 1, C_CLIENT = 2, C_STATE = 4 };
+static const uint8_t SESS_CLASS[256] = {
+    ['-'] = C_HOST | C_CLIENT | C_STATE, ['.'] = C_HOST | C_CLIENT, ['_'] = C_HOST | C_CLIENT, [':'] = C_CLIENT,
+    ['0'] = C_HOST | C_CLIENT, ['1'] = C_HOST | C_CLIENT, ['2'] = C_HOST | C_CLIENT, ['3'] = C_HOST | C_CLIENT,
+    ['4'] = C_HOST | C_CLIENT, ['5'] = C_HOST | C_CLIENT, ['6'] = C_HOST | C_CLIENT, ['7'] = C_HOST | C_CLIENT,
+    ['8'] = C_HOST | C_CLIENT, ['9'] = C_HOST | C_CLIENT,
+#define LETTERS(x) [x] = C_HOST | C_CLIENT | C_STATE
+    LETTERS('A'), LETTERS('B'), LETTERS('C'), LETTERS('D'), LETTERS('E'), LETTERS('F'), LETTERS('G'), LETTERS('H'),
+    LETTERS('I'), LETTERS('J'), LETTERS('K'), LETTERS('L'), LETTERS('M'), LETTERS('N'), LETTERS('O'), LETTERS('P'),
+    LETTERS('Q'), LETTERS('R'), LETTERS('S'), LETTERS('T'), LETTERS('U'), LETTERS('V'), LETTERS('W'), LETTERS('X'),
+    LETTERS('Y'), LETTERS('Z'), LETTERS('a'), LETTERS('b'), LETTERS('c'), LETTERS('d'), LETTERS('e'), LETTERS('f'),
+    LETTERS('g'), LETTERS('h'), LETTERS('i'), LETTERS('j'), LETTERS('k'), LETTERS('l'), LETTERS('m'), LETTERS('n'),
+    LETTERS('o'), LETTERS('p'), LETTERS('q'), LETTERS('r'), LETTERS('s'), LETTERS('t'), LETTERS('u'), LETTERS('v'),
+    LETTERS('w'), LETTERS('x'), LETTERS('y'), LETTERS('z'),
+#undef LETTERS
+};
+static inline int host_byte(char c) { return SESS_CLASS[(unsigned char)c] & C_HOST; }
+static inline int client_char(char c) { return SESS_CLASS[(unsigned char)c] & C_CLIENT; }
+static inline int token_byte(char c) { return c != ' '; }
+static inline int name_byte(char c) { return c != ' ' && c != '/'; }
+static inline int state_byte(char c) { return SESS_CLASS[(unsigned char)c] & C_STATE; }
 
 /* the syslog prefix, if any: *p past it; 0 when the line has one of another shape */
 static int sess_prefix(const char **p, const char *end) {
@@ -1068,7 +1088,7 @@ static int sess_prefix(const char **p, const char *end) {
 /* the httplog fields of a strict line; 0 when it is not one */
 typedef struct {
     Span backend, server, state, status, date;
-    Span client, frontend, request; /* session_columns' (the client null past 64 bytes) */
+    Span client, frontend, request; /* the records' own (the client null past 64 bytes) */
 } SessLine;
 
 static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
@@ -1307,57 +1327,6 @@ done:
     return out;
 }
 
-/* ---- session_columns: diagnose's and --format jsonl's records of the session lines ----------
- *
- * The per-line path (parsers/errorlog_batch.py _classify_exactly) keeps a record per failure: a
- * session line's record is its group's (backend, server, state, status: the rule, its symptom,
- * status, side, upstream) with the line's own head -- heads.session_line's client and frontend
- * (the date regex), accept date and request line (the request regex after the tail) -- and its
- * message (the line unwrapped).  session_columns gives those fields of the lines session_groups
- * takes, as columns; proxies/haproxy/classifyfold.py (known_lines) decides each group once with
- * classify_line and builds the records.  On a taken line the date regex matches at the client
- * (module comment of session_groups), whose client group is the token before ":port" when it is
- * at most 64 characters (else the group takes no part: null), whose server is the frontend, and
- * the request regex's group is the text between the last field's quotes. */
-
-static const char *const SESS_NAMES[] = {"backend", "server", "state", "status", "client", "date", "frontend",
-                                         "request"};
-
-static int sess_captures(const char *s, Py_ssize_t n, Capture *caps) {
-    SessLine g;
-    if (n < 40 || !sess_parse(s, n, &g) || !sess_clean(s, n)) return 0;
-    const Span *spans[] = {&g.backend, &g.server, &g.state, &g.status, &g.client, &g.date, &g.frontend, &g.request};
-    for (int k = 0; k < 8; k++) caps[k] = (Capture){spans[k]->p, spans[k]->n};
-    return 1;
-}
-
-/* session_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
-static PyObject *session_columns(PyObject *Py_UNUSED(self), PyObject *args) {
-    return capture_columns(args, sess_captures, SESS_NAMES, 8);
-}
-
-/* ---- unwrapped: the failed session lines' messages ------------------------------------------
- *
- * A record's message is its line unwrapped (wrappers.unwrap's text): known_lines asked unwrap for
- * each failed line, ~4 us of Python each, a sixth of diagnose's CPU on a failure-dense log.  Here
- * it is where unwrap_ascii.h says unwrap's text starts; a line it leaves to Python is handed back.
- * Asked of the failed lines only: a message column of every session line held ~25 MB more at the
- * peak of diagnose's 1M-line run. */
-
-static const char *const MESSAGE_NAMES[] = {"message"};
-
-static int message_capture(const char *s, Py_ssize_t n, Capture *caps) {
-    Py_ssize_t at = unwrap_at(s, n);
-    if (at < 0) return 0;
-    caps[0] = (Capture){s + at, n - at};
-    return 1;
-}
-
-/* unwrapped(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
-static PyObject *unwrapped(PyObject *Py_UNUSED(self), PyObject *args) {
-    return capture_columns(args, message_capture, MESSAGE_NAMES, 1);
-}
-
 /* unwrap_offset(line) -> where wrappers.unwrap(line).text starts in it, or -1 (unwrap_ascii.h) */
 static PyObject *unwrap_offset(PyObject *Py_UNUSED(self), PyObject *arg) {
     Py_buffer b;
@@ -1536,6 +1505,68 @@ done:
     return out;
 }
 
+/* ---- session_failed: diagnose's records of the failed session lines, their own fields -------
+ *
+ * known_lines (proxies/haproxy/classifyfold.py) built the records of a batch from the columns of
+ * every session line (a session_columns pass, gone) -- eight columns of ~18k rows a batch, most of them requests that went
+ * well -- grouped, joined by four text keys, then unwrapped the failed ones: ~1.2 CPU-s per 1M
+ * lines, a quarter of diagnose's on a failure-dense log (BENCHMARKS.md stop 66).  After
+ * session_groups(rows=True) and the groups' decisions, this pass writes the own fields of the
+ * lines of the groups with a record only: idx, group, the accept date as _clf_time writes it,
+ * client, frontend, request and message (where unwrap_ascii.h says unwrap's text starts).  A line
+ * of such a group whose message Python must say is handed back, as is every line not taken. */
+
+static const ColSpec FAILED_SPEC[] = {{"idx", "I"}, {"group", "I"}, {"time", "u"}, {"client", "u"},
+                                      {"server", "u"}, {"request", "u"}, {"message", "u"}};
+#define N_FAILED ((int)(sizeof FAILED_SPEC / sizeof FAILED_SPEC[0]))
+
+typedef struct {
+    const int32_t *groups;
+    int64_t ngroups;
+    const char *want;  /* per group: 1 when its lines have records */
+    Py_ssize_t nwant;
+    NCol *cols;
+    int64_t taken;
+} FailedTaker;
+
+static int failed_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    FailedTaker *t = ctx;
+    int32_t g = (int64_t)row < t->ngroups ? t->groups[row] : -1;
+    if (g < 0 || g >= t->nwant) return 0;
+    if (!t->want[g]) return 1; /* a group read as nothing: no record */
+    SessLine ln;
+    Py_ssize_t at;
+    if (!sess_parse(s, n, &ln) || (at = unwrap_at(s, n)) < 0) return 0;
+    char iso[32];
+    size_t iso_n = sess_iso(ln.date, iso);
+    uint32_t group = (uint32_t)g;
+    ncol_fixed(&t->cols[0], &row, sizeof row);
+    ncol_fixed(&t->cols[1], &group, sizeof group);
+    ncol_utf8(&t->cols[2], iso, (Py_ssize_t)iso_n);
+    ncol_utf8(&t->cols[3], ln.client.p, ln.client.n);
+    ncol_utf8(&t->cols[4], ln.frontend.p, ln.frontend.n);
+    ncol_utf8(&t->cols[5], ln.request.p, ln.request.n);
+    ncol_utf8(&t->cols[6], s + at, n - at);
+    t->taken++;
+    return 1;
+}
+
+/* session_failed(data, groups, want) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
+static PyObject *session_failed(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data, groups, want;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &data, &groups, &want)) return NULL;
+    PyObject *out = NULL;
+    NCol cols[N_FAILED];
+    memset(cols, 0, sizeof cols);
+    for (int k = 2; k < N_FAILED; k++) ncol_utf8_start(&cols[k]);
+    FailedTaker t = {groups.buf, groups.len / (Py_ssize_t)sizeof(int32_t), want.buf, want.len, cols, 0};
+    out = pass_result(&data, failed_take, &t, &t.taken, cols, N_FAILED, FAILED_SPEC);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&groups);
+    PyBuffer_Release(&want);
+    return out;
+}
+
 /* session_own(line) -> (time, client or None, frontend, request) of a line session_groups takes, as
  * session_jsonl writes them; None for any other line (classifyfold.py checks a group's first line) */
 static PyObject *session_own(PyObject *Py_UNUSED(self), PyObject *arg) {
@@ -1580,20 +1611,17 @@ static PyMethodDef module_methods[] = {
      "classify's summary keeps of them, the times as heads._clf_time writes them, those before since (text "
      "compared) left out, in the order first seen; with rows, a third item: each line's group as int32 bytes "
      "(-1 handed back, -2 before since) (proxies/haproxy/classifyfold.py)"},
-    {"session_columns", session_columns, METH_VARARGS,
-     "session_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): the lines "
-     "session_groups takes, as columns idx, backend, server, state, status, client, date, frontend, request "
-     "(proxies/haproxy/classifyfold.py: known_lines)"},
-    {"unwrapped", unwrapped, METH_VARARGS,
-     "unwrapped(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): each line's "
-     "wrappers.unwrap text as columns idx, message; a line Python must unwrap is handed back "
-     "(native/unwrap_ascii.h; proxies/haproxy/classifyfold.py: known_lines)"},
     {"session_jsonl", session_jsonl, METH_VARARGS,
      "session_jsonl(data, groups, decided, marks, first_line, file_json) -> (records, runs, rows handed back "
      "(uint32 bytes), their text, failures): classify --format jsonl's records of the session lines of data "
      "(groups: session_groups' rows; decided: per group None, False or (fields, fields, fields, failure); "
      "marks: each line's (index, offset) as int64 pairs; runs: (first row, last row, offset, start, end) as "
      "int64) (proxies/haproxy/classifyfold.py: jsonl_block)"},
+    {"session_failed", session_failed, METH_VARARGS,
+     "session_failed(data, groups, want) -> (schema, array, lines, rows handed back (uint32 bytes), their text): "
+     "the lines of the groups want marks (a byte per group; groups: session_groups' rows) as columns idx, group, "
+     "time, client, server, request, message; a line of a group not marked is taken without a row, any other "
+     "line handed back (proxies/haproxy/classifyfold.py: known_lines)"},
     {"session_own", session_own, METH_O,
      "session_own(line) -> (time, client, frontend, request) as session_jsonl writes them, or None when "
      "session_groups would not take the line"},

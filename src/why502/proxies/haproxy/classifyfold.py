@@ -15,8 +15,10 @@ holds every taken line to ``classify_line``).  Every other line is handed back, 
 The same pass serves ``watch``'s error counter (``fold_block``, the failures counted by group)
 and the per-line path of ``diagnose`` and ``--format jsonl`` (``known_lines``: the session lines'
 records, each group decided once by ``classify_line`` on its first line and each line given its
-own time, client, frontend, request and message from ``_hapscan.session_columns``; before, each
-failure line was read alone, ~21 us, most of ``diagnose`` on a failure-dense HAProxy log).
+own time, client, frontend, request and message from ``_hapscan.session_failed``; before, each
+failure line was read alone, ~21 us, most of ``diagnose`` on a failure-dense HAProxy log), and
+``classify --format jsonl``'s records themselves (``jsonl_block``: ``_hapscan.session_jsonl``
+writes them, as polars would).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from __future__ import annotations
 import array
 import threading
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from why502.parsers.errorlog import Classified, classify_line
 from why502.proxies.haproxy import log
@@ -95,13 +98,13 @@ def fold_block(data: bytes, since: str | None = None) -> tuple[list[Row], bytes]
     return rows, back
 
 
-#: the per-line fields of a record a session line's group does not decide (``session_columns``)
+#: the per-line fields of a record a session line's group does not decide (``session_own``)
 _OWN = ("time", "client", "server", "request", "message")
 
 
 class _Templates:
     """Each group's record as ``classify_line`` reads its first line, once per run (None: read as
-    nothing), and whether ``session_columns``' fields of that line are the record's own -- else
+    nothing), and whether the native passes' fields of that line are the record's own -- else
     the group's lines are left to the per-line path.  Keyed by the group: its lines' records
     differ only in ``_OWN`` (the module docstring)."""
 
@@ -126,7 +129,6 @@ class _Templates:
 
 
 _TEMPLATES = _Templates()
-_KEYS = ["backend", "server", "state", "status"]
 
 
 def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | None]:
@@ -135,65 +137,68 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; None: no record), so the
     per-line paths (``diagnose``, ``classify --format jsonl``) need not read them one by one.
     A group read as nothing -- a request that went well, a client's error -- has no record;
-    the records of a failure's group are its first line's, each with its own time, client,
-    frontend and request (``session_columns``) and message (``_messages``: where ``unwrap``'s
-    text starts in each failed line, found natively -- ``native/unwrap_ascii.h`` -- and asked of
-    ``unwrap`` only for the lines the pass hands back; ``unwrap`` on every failed line, ~4 us
-    each, was a sixth of ``diagnose``'s CPU on a failure-dense log).  The lines go to the pass
-    joined in one string by polars, not as a list of str: ~1.5 MB less per 4 MiB batch."""
+    the records of a failure's group are its first line's (``_TEMPLATES``), each with its own
+    time, client, frontend, request and message, written by the native pass for the lines of
+    such groups only (``_hapscan.session_failed``; the message where ``unwrap``'s text starts,
+    ``native/unwrap_ascii.h``, and asked of ``unwrap`` for the lines the pass hands back).  The
+    columns of every session line, grouped and joined by four text keys, were ~1.2 CPU-s per 1M
+    lines (BENCHMARKS.md stop 66).  The lines go to the pass joined in one string by polars, not
+    as a list of str: ~1.5 MB less per 4 MiB batch."""
     native = _native()
-    if native is None or not hasattr(native, "session_columns") or not lines.len():
+    if native is None or not hasattr(native, "session_failed") or not lines.len():
         return [], None
     import polars as pl  # (the per-line paths have it loaded; watch's agent never calls this)
 
     from why502.parsers.arrowcols import frame as arrow_frame
     from why502.parsers.arrowcols import joined_bytes
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
-    from why502.parsers.wrappers import unwrap
 
     data = joined_bytes(lines.fill_null(""))
-    sc, ac, count, _back, _text = native.session_columns(data)
-    del data, _back, _text  # (a batch's copy: gone before the records are built)
-    if count != lines.len():  # (a line holding a newline: never from the readers) -- read all
+    groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)
+    if len(rows) != 4 * lines.len():  # (a line holding a newline: never from the readers) -- read all
         return [], None
-    # (the accept date as the record's time only for the rows that take it: each group's first
-    # and the failures -- over every row it was ~6 % of diagnose's pass on a failure-dense log)
-    cols = arrow_frame(sc, ac).select("idx", *_KEYS, "date", "client", "frontend", "request")
-    time = _iso(pl.col("date")).alias("time")
-    firsts = cols.unique(subset=_KEYS, keep="first", maintain_order=True).with_columns(time)
-    taken: list[tuple[_Key, Classified]] = []
-    left: list[_Key] = []
-    for row in firsts.iter_rows(named=True):
-        key = (row["backend"], row["server"], row["state"], row["status"])
-        line = str(lines[row["idx"]])
+    decided = [_TEMPLATES.of(key, first.decode("ascii"), partial(_own, native, first, year), year)
+               for key, _n, first, _least, _most in groups]
+    want = bytes(got is not None and agrees for got, agrees in decided)
+    sc, ac, _count, back, _text = native.session_failed(data, rows, want)
+    del data, _text  # (a batch's copy: gone before the records are built)
+    group = pl.Series("group", array.array("i", rows), dtype=pl.Int32)
+    agreed = pl.Series([agrees for _got, agrees in decided] + [False], dtype=pl.Boolean)
+    positions = agreed.gather(group.replace(-1, len(decided))).arg_true().to_list()
+    cols = arrow_frame(sc, ac)
+    unread = [i for i in array.array("I", back) if group[i] >= 0 and want[group[i]]]
+    if unread:  # the failed lines whose message unwrap must say (and their own fields, as the pass's)
+        own = [(i, group[i], *native.session_own(str(lines[i]).encode("ascii"))) for i in unread]
+        from why502.parsers.wrappers import unwrap
 
-        def own(row: dict[str, Any] = row, line: str = line) -> dict[str, str | None]:
-            return {"time": row["time"], "client": row["client"], "server": row["frontend"],
-                    "request": row["request"], "message": unwrap(line, year=year).text}
-
-        got, agrees = _TEMPLATES.of(key, line, own, year)
-        if not agrees:
-            left.append(key)
-        elif got is not None:
-            taken.append((key, got))
-    if left:
-        cols = cols.join(pl.DataFrame(left, schema=dict.fromkeys(_KEYS, pl.String), orient="row"), on=_KEYS,
-                         how="anti", nulls_equal=True)
-    positions = cols["idx"].to_list()
-    if not taken:
+        cols = pl.concat([cols, pl.DataFrame(
+            [(*o, unwrap(str(lines[o[0]]), year=year).text) for o in own], schema=cols.schema, orient="row")])
+        cols = cols.sort("idx")
+    taken = [(k, got) for k, (got, agrees) in enumerate(decided) if agrees and got is not None]
+    if not taken or not cols.height:
         return positions, None
     fixed = [c for c in OUTPUT_SCHEMA if c not in ("idx", *_OWN)]
-    schema: dict[str, pl.DataType] = {**{k: pl.String() for k in _KEYS},
-                                      **{f"_{c}": OUTPUT_SCHEMA[c] for c in fixed}}
+    schema: dict[str, pl.DataType] = {"group": pl.UInt32(), **{f"_{c}": OUTPUT_SCHEMA[c] for c in fixed}}
     templates = pl.DataFrame(
-        [(*key, *(captures_column(rec.captures) if c == "captures" else getattr(rec, c) for c in fixed))
-         for key, rec in taken], schema=schema, orient="row")
-    failed = cols.join(templates, on=_KEYS, how="inner", nulls_equal=True).sort("idx").with_columns(time)
-    records = failed.with_columns(_messages(native, lines.gather(failed["idx"]), year)).select(
-        pl.col("idx"), *(pl.col(c).alias(c) if c in _OWN else pl.col(f"_{c}").alias(c)
-                         for c in OUTPUT_SCHEMA if c != "idx" and c != "server"),
-        pl.col("frontend").alias("server"))
-    return positions, records.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+        [(k, *(captures_column(rec.captures) if c == "captures" else getattr(rec, c) for c in fixed))
+         for k, rec in taken], schema=schema, orient="row")
+    records = cols.join(templates, on="group", how="inner").sort("idx").select(
+        pl.col("idx"), *(pl.col(c) if c in _OWN else pl.col(f"_{c}").alias(c) for c in OUTPUT_SCHEMA
+                         if c != "idx"))
+    return positions, records.cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+
+
+def _own(native: ModuleType, line: bytes, year: int) -> dict[str, str | None]:
+    """The fields of a group's first line the native passes write as the record's own
+    (``_hapscan.session_own``: time, client, frontend, request), and ``unwrap``'s message: what
+    ``_Templates.of`` checks against ``classify_line``'s record of the line."""
+    from why502.parsers.wrappers import unwrap
+
+    got = native.session_own(line)
+    if got is None:
+        return {}
+    return {**dict(zip(("time", "client", "server", "request"), got, strict=True)),
+            "message": unwrap(line.decode("ascii"), year=year).text}
 
 
 #: a group's decision for ``session_jsonl``: None (no record), False (its lines go back), or the
@@ -204,12 +209,10 @@ _GROUP_FIELDS = (("source", "symptom", "event", "side", "status"), ("level", "up
 
 
 class _Writings:
-    """Each group's ``_Written``, once per run: ``classify_line`` on its first line, checked
-    against ``_hapscan.session_own`` (the fields ``session_jsonl`` writes of that line) and
-    ``unwrap``'s message -- ``known_lines``' check, with the fields the C pass writes."""
+    """Each group's ``_Written``, once per run, from its record (``_TEMPLATES``: ``classify_line``
+    on its first line, checked against the fields the native passes write of it)."""
 
     def __init__(self) -> None:
-        self.templates = _Templates()
         self.known: dict[_Key, _Written] = {}
         self.lock = threading.Lock()
 
@@ -217,18 +220,7 @@ class _Writings:
         with self.lock:
             if key in self.known:
                 return self.known[key]
-        text = line.decode("ascii")
-
-        def own() -> dict[str, str | None]:
-            from why502.parsers.wrappers import unwrap
-
-            got = native.session_own(line)
-            if got is None:
-                return {}
-            return {**dict(zip(("time", "client", "server", "request"), got, strict=True)),
-                    "message": unwrap(text, year=year).text}
-
-        got, agrees = self.templates.of(key, text, own, year)
+        got, agrees = _TEMPLATES.of(key, line.decode("ascii"), partial(_own, native, line, year), year)
         written: _Written = False if not agrees else None if got is None else _fields(got)
         with self.lock:
             if len(self.known) >= _MAX_DECIDED:
@@ -277,36 +269,3 @@ def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, si
     got: tuple[bytes, bytes, bytes, bytes, int] = native.session_jsonl(data, rows, decided, marks, first_line,
                                                                         file_json)
     return got
-
-
-def _messages(native: ModuleType, failed: pl.Series, year: int) -> pl.Series:
-    """The message of each of the ``failed`` lines: ``unwrap(line).text``, found by the native
-    pass (``_hapscan.unwrapped``) and asked of ``unwrap`` for the lines it hands back."""
-    import polars as pl
-
-    from why502.parsers.arrowcols import frame as arrow_frame
-    from why502.parsers.arrowcols import joined_bytes
-    from why502.parsers.wrappers import unwrap
-
-    if not hasattr(native, "unwrapped"):  # (a build from before the pass)
-        return pl.Series("message", [unwrap(str(line), year=year).text for line in failed], dtype=pl.String)
-    sc, ac, _count, back, _text = native.unwrapped(joined_bytes(failed.fill_null("")))
-    got = arrow_frame(sc, ac)
-    if not back:
-        return got["message"]
-    rows = pl.Series("idx", array.array("I", back).tolist(), dtype=pl.UInt32)
-    texts = [unwrap(str(line), year=year).text for line in failed.gather(rows)]
-    asked = pl.DataFrame({"idx": rows, "message": texts}, schema={"idx": pl.UInt32, "message": pl.String})
-    return pl.concat([got.select("idx", "message"), asked]).sort("idx")["message"]
-
-
-def _iso(date: pl.Expr) -> pl.Expr:
-    """``heads._clf_time`` of the accept dates ``session_columns`` takes
-    (``dd/Mon/yyyy:HH:MM:SS[.f]``, an English month as written): ``yyyy-MM-ddTHH:MM:SS[.f]``."""
-    import polars as pl
-
-    months = {m: f"{k:02d}" for k, m in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
-    month = date.str.slice(3, 3).replace_strict(months, default=None, return_dtype=pl.String)
-    return pl.concat_str(date.str.slice(7, 4), pl.lit("-"), month, pl.lit("-"), date.str.slice(0, 2),
-                         pl.lit("T"), date.str.slice(12))
