@@ -137,8 +137,29 @@ def test_text_output_and_csv(run_main: RunMain, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_wrong_forced_type_is_one_line_error(run_main: RunMain) -> None:
-    code, _, err = run_main("stats", str(REC / "envoy/envoy-default.log"), "--log-type", "alb")
-    assert code == 3 and "no alb request line" in err and len(err.strip().splitlines()) == 1
+    log = str(REC / "envoy/envoy-default.log")
+    code, _, err = run_main("stats", log, "--log-type", "alb")
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert f"no alb request line in {log} (first lines: {log}:1: " in err
+    assert err.rstrip().endswith("is --log-type alb the log's format?")
+
+
+def test_no_request_line_is_said_in_one_wording_by_every_command(run_main: RunMain, tmp_path: Path) -> None:
+    """``stats``, ``classify`` and ``diagnose`` of a file with no line of the ``--log-type`` they
+    were given: exit 3, one line, the same words (``app.stats.lb.no_request_line``)."""
+    log = tmp_path / "notes.txt"
+    log.write_text("hello world\nnot a log line at all\n", encoding="utf-8")
+    said = []
+    commands = (("stats", str(log)), ("classify", str(log)),
+                ("diagnose", "--offline", "--access-log", str(log)))
+    for argv in commands:
+        code, _, err = run_main(*argv, "--log-type", "alb")
+        assert code == 3 and len(err.strip().splitlines()) == 1, argv
+        said.append(err.strip())
+    for err in said:
+        assert err.startswith(f"why502: no alb request line in {log}")
+        assert err.endswith(": is --log-type alb the log's format?")
+    assert said[1] == said[2] and "first lines" in said[0]
     code, _, err = run_main("stats", str(REC / "envoy/envoy-default.log"), "--log-type", "haproxy")
     assert code == 2 and "unknown --log-type" in err
 

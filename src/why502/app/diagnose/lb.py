@@ -114,7 +114,7 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     ``join_with``: the error logs the proxy's own diagnosis reads; an access line of a failure
     one of their lines records (the same request, at the same time: ``ErrorJoin``) is counted
     as a request here and weighed there, once (issue 24)."""
-    from why502.app.stats.lb import iter_records  # an edge's log only: not on an nginx run (issue 28)
+    from why502.app.stats.lb import iter_records, no_request_line  # an edge's log only: not on an nginx run
 
     cutoff = None
     if since is not None:
@@ -141,7 +141,7 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     name = "+".join(read) or "+".join(families)
     if not read:
         if options.admin_api is None:
-            raise InputError(f"no {name} request line in {', '.join(options.access_logs)}")
+            raise no_request_line(name, options.access_logs)
         # its admin API is read next (edge_config): what it says of the groups now is the evidence
         read = evs
         diags.append(Diagnostic(severity="info", message=(

@@ -732,8 +732,7 @@ def lb_stats(
     read = read_lb(paths, family, lambda frame: acc.add(_window(frame, since, until)), batch_bytes,
                    counted=None if windowed else acc.add_counted)
     if read.rows == 0:
-        shown = "; ".join(f"{f}:{n}: {t[:120]!r}" for f, n, t in read.samples) or "no lines"
-        raise InputError(f"no {family} request line in the input ({shown})")
+        raise no_request_line(family, paths, read.samples)
     return acc.result(lines=read.lines, unparsed=read.unparsed, files=read.files, top=top)
 
 
@@ -779,13 +778,18 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
         raise no_request_line(family, paths)
 
 
-def no_request_line(family: str, paths: list[str]) -> InputError:
-    """The error of an input in which ``family``'s readers found no request and the classify
-    rules no failure: the wrong ``--log-type``, or no log at all.  ``classify`` said "0 requests
-    failed" and exited 0 (healthy) on a file of random text; ``stats`` and ``diagnose`` already
-    said this (exit 3)."""
+def no_request_line(family: str, paths: Sequence[str], samples: Sequence[tuple[str, int, str]] = (),
+                    ) -> InputError:
+    """The error of an input in which ``family``'s readers found no request (and, for
+    ``classify``, the classify rules no failure): the wrong ``--log-type``, or no log at all --
+    one wording for ``stats``, ``classify`` and ``diagnose`` (exit 3).  ``samples``: (file, line,
+    text) of the first lines no reader took, shown shortened (hostile text: ``repr``); ``family``
+    ``a+b``: several families were looked for, none named by the user."""
     named = ", ".join(paths) or "the input"
-    return InputError(f"no {family} request line in {named}: is --log-type {family} the log's format?")
+    shown = "; ".join(f"{f}:{n}: {t[:120]!r}" for f, n, t in samples)
+    ask = "" if "+" in family else f": is --log-type {family} the log's format?"
+    seen = f" (first lines: {shown})" if shown else ""
+    return InputError(f"no {family} request line in {named}{seen}{ask}")
 
 
 def _requests(rows: _Rows) -> bool:
