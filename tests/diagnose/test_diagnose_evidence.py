@@ -111,3 +111,33 @@ def test_oom_kill_in_the_uid_format_is_tied_to_the_backend_it_killed() -> None:
     top = findings[0]
     assert top.cause == "backend-oom-killed"
     assert any(i.summary == "identity: pid 4242 was listening on 127.0.0.1:9000" for i in top.evidence)
+
+
+def test_batches_counted_together_give_what_each_counted_alone_gives(tmp_path: Path) -> None:
+    """``LogAggregator.add_all`` (``diagnose`` counts several classified batches at once:
+    ``app.diagnose.logs.COUNTED_ROWS``) gives the groups, their samples, times and statuses, the
+    events, the minutes and the line count that ``add`` of each batch in turn gives -- on every
+    real line of the fixtures (nginx's, DNS lines whose peer is in the message, HAProxy's,
+    Apache's, the apps' and the kernel's events), cut into many batches."""
+    import random
+
+    from tests.classify.test_classify_engines import real_lines
+    from why502.app.classify import classify_files
+
+    lines = real_lines()
+    random.Random(66).shuffle(lines)
+    log = tmp_path / "mixed.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    frames = list(classify_files([str(log)], batch_bytes=4 << 10, with_text=True, year=2026))
+    assert len(frames) > 30 and sum(f.height for f in frames) > 300
+
+    def counted(chunks: list[list[pl.DataFrame]]) -> tuple[object, ...]:
+        agg = LogAggregator()
+        for chunk in chunks:
+            agg.add_all(chunk)
+        return agg.lines, agg.groups(), agg.events(), agg.per_minute, agg.notes()
+
+    alone = counted([[f] for f in frames])
+    assert alone[1] and alone[2]  # groups and events both
+    assert counted([frames]) == alone
+    assert counted([frames[k:k + 3] for k in range(0, len(frames), 3)]) == alone

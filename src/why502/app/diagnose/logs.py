@@ -37,6 +37,11 @@ CLASSIFY_WORKERS = 2
 # more of the time; at 4 MiB HAProxy's 4M-line log peaked at 298-315 MB, at 3 MiB 283 MB, as fast
 # on 1M lines (2.28 against 2.24 s; BENCHMARKS.md stop 62)
 SIDE_BATCH_BYTES = 3 << 20
+# the records of several batches counted together (``LogAggregator.add_all``), from this many:
+# each count is ~13 polars queries whatever its rows, and a failure-dense HAProxy log's 3 MiB
+# batches hold ~3,000 records each (1M lines: 0.89-0.93x diagnose's CPU at 12k-30k, BENCHMARKS.md
+# stop 66); the records held meanwhile are a few MB
+COUNTED_ROWS = 12_000
 
 # What ``app.stats.read_error_lines`` returns, in its order: the access-log join's input.
 JOIN_COLUMNS = ("time", "client", "request", "host", "upstream", "symptom", "message")
@@ -111,12 +116,17 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
                 continue
             try:
+                pending: list[pl.DataFrame] = []
                 for df in classify_files([f], batch_bytes=BATCH_BYTES if side is None else SIDE_BATCH_BYTES,
                                          with_text=True,
                                          workers=CLASSIFY_WORKERS, side=side):
                     if join is not None:
                         join.add(error_join_rows(df))
-                    agg.add(df if since is None else filter_since(df, since))
+                    pending.append(df if since is None else filter_since(df, since))
+                    if sum(p.height for p in pending) >= COUNTED_ROWS:
+                        agg.add_all(pending)
+                        pending.clear()
+                agg.add_all(pending)
                 done.append(f)
             except OSError as err:
                 if strict:
