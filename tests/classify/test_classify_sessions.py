@@ -568,3 +568,19 @@ def test_jsonl_a_group_whose_first_line_disagrees_goes_back(monkeypatch: pytest.
     marks = array.array("q", [0, 0] * len(lines)).tobytes()
     got = classifyfold.jsonl_block(data, marks, 1, b'"f"', None, 2026)
     assert got is not None and got[0] == b"" and got[1] == b""  # every group disagreed: all went back
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_jsonl_block_leaves_a_block_whose_last_line_is_empty_to_the_per_line_path() -> None:
+    """Lines joined by newlines whose last one is empty end in a newline, which the session pass
+    reads as no line: the block's rows would not be its marks', so the pass writes nothing and
+    hands everything to the per-line path (which gives the same records)."""
+    import array
+
+    from why502.proxies.haproxy.classifyfold import jsonl_block
+
+    line = _line().encode()
+    marks = array.array("q", [0, 0, 1, 0, 2, 0]).tobytes()
+    assert jsonl_block(line + b"\n" + line + b"\n", marks, 1, b'"f"', None, 2026) is None
+    got = jsonl_block(line + b"\n" + line, marks[:32], 1, b'"f"', None, 2026)
+    assert got is not None and got[0].count(b"\n") == 2 and got[2] == b""

@@ -265,6 +265,8 @@ def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, si
         return None
     cutoff = since.encode("ascii") if since else None
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, cutoff, True)
+    if len(rows) != 4 * (data.count(b"\n") + 1):  # (a last line that is empty: no row) -- read all
+        return None
     decided = [_WRITINGS.of(native, key, line, year) for key, _n, line, _least, _most in groups]
     got: tuple[bytes, bytes, bytes, bytes, int] = native.session_jsonl(data, rows, decided, marks, first_line,
                                                                         file_json)
