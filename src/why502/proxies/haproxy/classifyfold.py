@@ -162,13 +162,14 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     want = bytes(got is not None and agrees for got, agrees in decided)
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
     del data, _text  # (a batch's copy: gone before the records are built)
-    group = pl.Series("group", array.array("i", rows), dtype=pl.Int32)
+    of_line = array.array("i", rows)  # each line's group (-1: not a session line the pass took)
     agreed = pl.Series([agrees for _got, agrees in decided] + [False], dtype=pl.Boolean)
+    group = pl.Series("group", of_line, dtype=pl.Int32)
     positions = agreed.gather(group.replace(-1, len(decided))).arg_true().to_list()
     cols = arrow_frame(sc, ac)
-    unread = [i for i in array.array("I", back) if group[i] >= 0 and want[group[i]]]
+    unread = [i for i in array.array("I", back) if of_line[i] >= 0 and want[of_line[i]]]
     if unread:  # the failed lines whose message unwrap must say (and their own fields, as the pass's)
-        own = [(i, group[i], *native.session_own(str(lines[i]).encode("ascii"))) for i in unread]
+        own = [(i, of_line[i], *native.session_own(str(lines[i]).encode("ascii"))) for i in unread]
         from why502.parsers.wrappers import unwrap
 
         cols = pl.concat([cols, pl.DataFrame(
