@@ -1508,9 +1508,10 @@ done:
 /* ---- session_failed: diagnose's records of the failed session lines, their own fields -------
  *
  * known_lines (proxies/haproxy/classifyfold.py) built the records of a batch from the columns of
- * every session line (a session_columns pass, gone) -- eight columns of ~18k rows a batch, most of them requests that went
- * well -- grouped, joined by four text keys, then unwrapped the failed ones: ~1.2 CPU-s per 1M
- * lines, a quarter of diagnose's on a failure-dense log (BENCHMARKS.md stop 66).  After
+ * every session line (a session_columns pass, gone) -- eight columns of ~18k rows a batch, most
+ * of them requests that went well -- grouped, joined by four text keys, then unwrapped the failed
+ * ones: ~1.2 CPU-s per 1M lines, a quarter of diagnose's on a failure-dense log (BENCHMARKS.md
+ * stop 66).  After
  * session_groups(rows=True) and the groups' decisions, this pass writes the own fields of the
  * lines of the groups with a record only: idx, group, the accept date as _clf_time writes it,
  * client, frontend, request and message (where unwrap_ascii.h says unwrap's text starts).  A line
