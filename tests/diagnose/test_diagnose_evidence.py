@@ -141,3 +141,24 @@ def test_batches_counted_together_give_what_each_counted_alone_gives(tmp_path: P
     assert alone[1] and alone[2]  # groups and events both
     assert counted([frames]) == alone
     assert counted([frames[k:k + 3] for k in range(0, len(frames), 3)]) == alone
+
+
+def test_batches_counted_together_keep_each_batchs_first_events() -> None:
+    """``add`` keeps the first 5,000 other rows (evidence events) of each batch; ``add_all`` of
+    several keeps each one's, not the first 5,000 of them together: a kind met only in a later
+    batch after a busy one is still an event."""
+    def events(kind: str, n: int, first_line: int) -> pl.DataFrame:
+        return pl.DataFrame({
+            "symptom": [kind] * n, "source": ["kernel"] * n, "text": [f"{kind} {k}" for k in range(n)],
+            "message": [f"{kind} {k}" for k in range(n)], "time": ["2026-11-21T10:00:00"] * n,
+            "file": ["kern.log"] * n, "line": list(range(first_line, first_line + n)), "pattern": [""] * n,
+        })
+
+    busy, late = events("segfault", 6000, 1), events("oom-kill", 3, 6001)
+    alone, together = LogAggregator(), LogAggregator()
+    alone.add(busy)
+    alone.add(late)
+    together.add_all([busy, late])
+    assert [e.kind for e in together.events()] == [e.kind for e in alone.events()]
+    assert {e.kind for e in together.events()} == {"segfault", "oom-kill"}
+    assert together.lines == alone.lines == 6003

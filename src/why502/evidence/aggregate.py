@@ -125,7 +125,10 @@ class LogAggregator:
         # times were ~28k datetime parses per 100 MB host (bench/diagnose_bench.py, issue 28)
         self._times: dict[str, datetime | None] = {}
 
-    def add(self, df: pl.DataFrame) -> None:
+    def add(self, df: pl.DataFrame, batches: Sequence[int] = ()) -> None:
+        """Count a classified batch; ``batches``: the heights of the batches ``df`` joins
+        (``add_all``), each of whose first 5,000 other rows are kept as ``add`` of it alone keeps
+        them."""
         if df.height == 0:
             return
         self.lines += df.height
@@ -152,15 +155,18 @@ class LogAggregator:
             .then(pl.col("upstream").cast(pl.Utf8)).alias("_peer"),
             scheme.alias("_scheme"),
         ).drop("_up")
-        proxy = df.filter(pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES))
-                          | pl.col("source").is_null())
-        other = df.filter(~(pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES))
-                            | pl.col("source").is_null()))
+        of_proxy = pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES)) | pl.col("source").is_null()
+        proxy = df.filter(of_proxy)
+        other = df.filter(~of_proxy)
         if proxy.height:
             self._add_proxy(proxy)
         if other.height:  # (the first 5,000 of each batch ``add_all`` joined)
-            first = (other.filter(pl.int_range(pl.len()).over(BATCH) < 5000) if BATCH in other.columns
-                     else other.head(5000))
+            first = other.head(5000)
+            if len(batches) > 1:
+                of_batch = pl.int_range(len(batches), dtype=pl.UInt32, eager=True).repeat_by(
+                    pl.Series(batches, dtype=pl.UInt32)).explode()
+                first = (df.with_columns(of_batch.alias(BATCH)).filter(~of_proxy)
+                         .filter(pl.int_range(pl.len()).over(BATCH) < 5000))
             for row in first.iter_rows(named=True):
                 self._add_event(row)
 
@@ -175,8 +181,7 @@ class LogAggregator:
             for f in frames:
                 self.add(f)
             return
-        numbered = [f.with_columns(pl.lit(k, dtype=pl.UInt32).alias(BATCH)) for k, f in enumerate(frames)]
-        self.add(pl.concat(numbered, how="diagonal_relaxed"))
+        self.add(pl.concat(frames, how="diagonal_relaxed"), [f.height for f in frames])
 
     def _add_proxy(self, df: pl.DataFrame) -> None:
         # rows without upstream: take the peer from DNS messages (in their place: the groups, their

@@ -158,6 +158,8 @@ def error_join_rows(df: pl.DataFrame) -> pl.DataFrame:
     # the default proxy's own lines (nginx's) first: another proxy's batch (HAProxy's records)
     # has none, and the two searches over every record's text were ~0.3 s of the reading thread
     # of diagnose on 1M HAProxy lines (BENCHMARKS.md stop 62)
+    if not (df.get_column("source") == DEFAULT).any():  # (a Series' compare: no query)
+        return pl.DataFrame(schema=dict.fromkeys(JOIN_COLUMNS, pl.String))
     own = df.filter(pl.col("source") == DEFAULT)
     return own.filter(
         text.str.contains(", client: ", literal=True) & text.str.contains(", request: ", literal=True)

@@ -139,7 +139,11 @@ class JoinRows:
         self.parts: ErrorParts | None = None
 
     def add(self, frame: pl.DataFrame) -> None:
-        """Add classified rows (``ERROR_COLUMNS``, ``time`` an ISO string or a datetime)."""
+        """Add classified rows (``ERROR_COLUMNS``, ``time`` an ISO string or a datetime); a
+        frame of none is no work (``diagnose`` hands one per batch of another proxy's log: two
+        queries each, ~1 ms, for nothing)."""
+        if not frame.height:
+            return
         frame = _typed(frame)
         if self.parts is not None:
             self.parts.add(frame)
