@@ -154,8 +154,10 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
 
     data = joined_bytes(lines.fill_null(""))
+    if data.count(b"\n") + 1 != lines.len():  # (a line holding a newline: never from the readers)
+        return [], None  # -- read all
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)
-    if len(rows) != 4 * lines.len():  # (a line holding a newline: never from the readers) -- read all
+    if len(rows) != 4 * lines.len():  # (a last line that is empty: no row)
         return [], None
     decided = [_TEMPLATES.of(key, first.decode("ascii"), partial(_own, native, first, year), year)
                for key, _n, first, _least, _most in groups]
