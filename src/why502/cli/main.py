@@ -8,7 +8,6 @@ module level; each command imports its heavy parts (polars, rich, crossplane) in
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import gc
 import importlib
@@ -347,40 +346,9 @@ def console() -> int:
     many times in one interpreter (the MCP server, the tests), where frozen objects would never
     be collected."""
     try:
-        code = main()
+        return main()
     finally:  # --help and --version end in SystemExit (argparse)
         gc.freeze()
-    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
-    if command in QUICK_EXIT:
-        _exit_now(code)
-    return code
-
-
-#: the commands that end by ``os._exit`` once their run is done (``_exit_now``): the reading ones,
-#: whose interpreter teardown -- every object of polars' and the run's freed one by one, modules
-#: cleared -- took 0.10-0.13 s after a 1M-line ``diagnose`` (2.9-3.3 s; 0.04-0.05 s with it),
-#: ~10 % of a command that reads 1M lines a second (BENCHMARKS.md stop 66).  Not the long-lived
-#: ones (``watch``, ``mcp``, ``lab``), nor those that change a host (``fix``, ``mitigate``).
-QUICK_EXIT = frozenset({"classify", "stats", "diagnose", "lint"})
-
-
-def _exit_now(code: int) -> None:
-    """End the process with ``code`` at once, as its normal end would but for the teardown: the
-    standard streams flushed (a stream that cannot be is left to the normal end, which reports
-    it), then every ``atexit`` handler run (the scratch directory's removal, ``classcode``'s
-    cache, the temporary directories' finalizers, coverage's data in the test suite), then
-    ``os._exit``.  Returns instead when a thread that is no daemon is still alive: the normal end
-    would wait for it."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        return
-    try:
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-            if stream is not None:
-                stream.flush()
-    except (OSError, ValueError):
-        return
-    atexit._run_exitfuncs()
-    os._exit(code)
 
 
 def _main_guarded(argv: Sequence[str] | None) -> int:
