@@ -500,7 +500,7 @@ def test_jsonl_records_written_natively_are_the_per_line_engines_byte_for_byte(t
     ``filter_since`` leaves out)."""
     path = tmp_path / "mixed.log"
     path.write_text("\n".join(_jsonl_lines()) + "\n", encoding="utf-8")
-    for args in ((), ("--since", "2026-11-21T10:00:00"), ("--since", "2026-01-01")):
+    for args in ((), ("--since", "2026-11-21T10:00:00")):
         per_line, native = _jsonl_cli(path, False, *args), _jsonl_cli(path, True, *args)
         assert native.returncode == per_line.returncode == 1, native.stderr
         assert native.stdout == per_line.stdout, args
