@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.support.paths import FIXTURES_DIR
 from why502.app.diagnose import DiagnoseOptions
@@ -162,3 +163,30 @@ def test_batches_counted_together_keep_each_batchs_first_events() -> None:
     assert [e.kind for e in together.events()] == [e.kind for e in alone.events()]
     assert {e.kind for e in together.events()} == {"segfault", "oom-kill"}
     assert together.lines == alone.lines == 6003
+
+
+def test_the_records_read_before_a_file_fails_are_counted(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``classify_into`` counts several batches at once (``COUNTED_ROWS``); a discovered file that
+    fails in the middle (a note, not an error) still has the batches read before it counted, as
+    when each batch was counted as it came."""
+    from why502.app.diagnose import logs
+
+    log = tmp_path / "error.log"
+    log.write_text("x\n", encoding="utf-8")
+    line = ('2024/05/01 10:00:00 [error] 31#31: *1 connect() failed (111: Connection refused) while '
+            'connecting to upstream, client: 10.0.0.1, server: x, request: "GET / HTTP/1.1", '
+            'upstream: "http://127.0.0.1:9000/"')
+    frame = classify_series(pl.Series("line", [line]), year=2024).with_columns(
+        pl.lit("l").alias("text"), pl.lit(str(log)).alias("file"), pl.lit(1).alias("line"))
+
+    def failing(*_a: object, **_k: object) -> object:
+        yield frame
+        yield frame
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(logs, "classify_files", failing)
+    agg, diags = LogAggregator(), []
+    logs.classify_into(agg, [str(log)], None, diags, explicit=False)
+    assert agg.lines == 2 and agg.groups()[0].count == 2
+    assert any("Input/output error" in d.message for d in diags)

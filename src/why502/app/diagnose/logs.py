@@ -115,8 +115,8 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                         raise InputError(f"cannot read {f}: {err.strerror or err}") from None
                     diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
                 continue
+            pending: list[pl.DataFrame] = []
             try:
-                pending: list[pl.DataFrame] = []
                 for df in classify_files([f], batch_bytes=BATCH_BYTES if side is None else SIDE_BATCH_BYTES,
                                          with_text=True,
                                          workers=CLASSIFY_WORKERS, side=side):
@@ -126,7 +126,6 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     if sum(p.height for p in pending) >= COUNTED_ROWS:
                         agg.add_all(pending)
                         pending.clear()
-                agg.add_all(pending)
                 done.append(f)
             except OSError as err:
                 if strict:
@@ -136,6 +135,8 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 if strict:
                     raise
                 diags.append(Diagnostic("warning", str(err), f))
+            finally:  # what was read before an error is counted, as each batch was when it came
+                agg.add_all(pending)
             # a named FIFO or device stopped by its bounds (sources.opening)
             diags.extend(Diagnostic("warning", n, f) for n in take_notes())
     return done
