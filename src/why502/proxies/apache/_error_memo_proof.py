@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '01e314b63a47e264c83581d26cbd4b85db63dbe961dbedb59f6aa25010373ab2'
+DIGEST = '4f49ea2bc5c5a87c9cec64dd9c2ec3cac2651a4958103514320f296f868ff181'
 NO_CLIENT: Any = (
     (
     ),

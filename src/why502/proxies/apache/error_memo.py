@@ -211,7 +211,9 @@ def hazards(client: bool) -> _Proof:
 
 
 def proof_source() -> str:
-    """The text of ``_error_memo_proof.py`` for the catalog and checker as they are."""
+    """The text of ``_error_memo_proof.py`` for the catalog and checker as they are (each proof
+    worked out once: the automata are built from the same two, ~10 CPU-s each)."""
+    proofs = {False: prove(False), True: prove(True)}
     return (
         "# ruff: noqa: E501\n"
         '"""The proof of ``proxies.apache.error_memo``, stored: which regexes can read the masked parts of\n'
@@ -219,9 +221,9 @@ def proof_source() -> str:
         'is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by hand."""\n\n'
         "from typing import Any\n\n"
         f"DIGEST = {digest()!r}\n"
-        f"NO_CLIENT: Any = {_lines(prove(False))}\n"
-        f"WITH_CLIENT: Any = {_lines(prove(True))}\n"
-        f"{_automata_source()}"
+        f"NO_CLIENT: Any = {_lines(proofs[False])}\n"
+        f"WITH_CLIENT: Any = {_lines(proofs[True])}\n"
+        f"{_automata_source(proofs)}"
     )
 
 
@@ -231,15 +233,15 @@ _Stored = tuple[int, tuple[tuple[tuple[int, int], ...], ...], tuple[tuple[int, .
                 tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]
 
 
-def _automata() -> tuple[list[int], dict[str, dict[str, _Stored]]]:
+def _automata(proofs: dict[bool, _Proof]) -> tuple[list[int], dict[str, dict[str, _Stored]]]:
     """The pruned automata of every reach the plans use (``_rebuilt``: ~0.2 CPU-s to build at
     each start, the regexes compiled into their automata in Python), by head shape and regex
-    name, with their character masks in one table."""
+    name, with their character masks in one table; ``proofs``: ``prove`` of each head."""
     masks: dict[int, int] = {}
     out: dict[str, dict[str, _Stored]] = {}
     named = dict(checked_regexes())
     for shape, client in (("no_client", False), ("with_client", True)):
-        rules, others = prove(client)
+        rules, others = proofs[client]
         kept: dict[str, _Stored] = {}
         for name, alive in (*((f"rule {rid}", a) for rid, a in rules), *others):
             reach = _rebuilt(named[name], alive)
@@ -254,8 +256,8 @@ def _automata() -> tuple[list[int], dict[str, dict[str, _Stored]]]:
     return list(masks), out
 
 
-def _automata_source() -> str:
-    table, shapes = _automata()
+def _automata_source(proofs: dict[bool, _Proof]) -> str:
+    table, shapes = _automata(proofs)
     lines = ["MASKS: Any = ("]
     lines.extend(f"    {m!r}," for m in table)
     lines.append(")")
