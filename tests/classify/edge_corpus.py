@@ -1,7 +1,5 @@
-"""The edge field corpus read through the commands a user runs (the shared part of
-``test_edge_field_corpus.py``, the first corpus and the whole-corpus floor, and
-``test_edge_field_corpus_later.py``, the later batches: two files, so ``--dist loadfile`` runs them on two
-workers side by side; the data, the scoring and the floors live here once).
+"""The edge field corpus read through the commands a user runs (what ``test_edge_field_corpus.py``
+reads: the data, the readings, the scoring and the floors).
 The edge field corpus read through the commands a user runs: ``why502 classify FILE --format
 jsonl`` (no ``--log-type``) and ``why502 explain LINE``.
 

@@ -1,14 +1,17 @@
-"""The edge field corpus, first batch and whole corpus: the first corpus (``<family>.jsonl``) read per
-line, as whole logs and through ``explain`` against its floors, the shape of the data, and issue 24's
-per-family floor on every batch but the hold-out read per line (tests/classify/edge_corpus.py has the
-readings, the scoring and the floors; the later batches' own floors are in
-``test_edge_field_corpus_later.py``, a file of its own so the two child processes run side by side).
-``pytest -s`` prints the tables and the first corpus' misses.
+"""The edge field corpus: the first corpus (``<family>.jsonl``) read per line, as whole logs and
+through ``explain`` against its floors, the shape of the data, issue 24's per-family floor on every
+batch but the hold-out read per line, and each later batch (``batch*/``) against the score recorded
+for it (tests/classify/edge_corpus.py has the readings, the scoring and the floors).  Every line is
+read once, in one child process: the suite keeps both cores busy without a second one, and two
+files read the later batches per line twice (~20 CPU-s, docs/dev/edge-corpus.md).
+``pytest -s`` prints the tables and the first corpus' misses; ``WHY502_SHOW_BATCH=1 pytest -s``
+every batch's misses, the hold-out's too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, defaultdict
 
 import pytest
@@ -18,6 +21,7 @@ from tests.classify.edge_corpus import (
     FIRST,
     FLOOR_ALL_FAMILY_RIGHT,
     FLOOR_ALL_RIGHT,
+    FLOOR_BATCH,
     FLOOR_DEV_RIGHT,
     FLOOR_EXPLAIN_AGREES,
     FLOOR_FAMILY_RIGHT,
@@ -32,6 +36,7 @@ from tests.classify.edge_corpus import (
     MIN_LINES,
     MIN_NEGATIVE_THREADS,
     MIN_THREADS,
+    OPEN_BATCHES,
     PROPOSED,
     ROLES,
     ROWS,
@@ -47,10 +52,8 @@ from why502.catalog import load_catalog
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    """The first corpus read three ways, and the other batches but the hold-out per line (the
-    whole-corpus floor's lines)."""
-    return compute_result([r for r in ROWS if r.batch == FIRST],
-                          [r for r in ROWS if r.batch != FIRST and r.batch not in HELD_OUT])
+    """Every line read three ways: per line, as its thread's log, and through ``explain``."""
+    return compute_result(ROWS)
 
 
 def test_every_line_has_its_source_and_a_label() -> None:
@@ -123,3 +126,25 @@ def test_the_whole_corpus_meets_the_family_floor(result: Result) -> None:
     assert s.false_alarms <= MAX_ALL_FALSE_ALARMS, lines
     for fam, sc in scores.items():
         assert sc.right / sc.total >= FLOOR_ALL_FAMILY_RIGHT, (fam, lines)
+
+
+def test_later_batches_read_no_worse_than_their_recorded_score(result: Result) -> None:
+    """A later batch was scored before any rule was changed after it was gathered; its misses are
+    not printed (``WHY502_SHOW_BATCH=1`` prints them), so its score stays the honest figure of how
+    the rules generalise (docs/dev/edge-corpus.md)."""
+    for b, (per_line, whole) in sorted(result.batches.items()):
+        report = table(per_line, whole)
+        print(f"\nbatch {b}:\n{report}")
+        misses = [m for fam, sc in sorted(per_line.items()) if fam != "all" for m in sc.misses]
+        disagree = [d for fam, sc in sorted(per_line.items()) if fam != "all" for d in sc.disagreements]
+        if os.environ.get("WHY502_SHOW_BATCH") == "1" or b in OPEN_BATCHES:
+            print("\n".join(misses + disagree))
+        else:
+            print(f"batch {b}: {len(misses)} misses, {len(disagree)} disagreements (not shown)")
+        floor = FLOOR_BATCH[b]
+        s, w = per_line["all"], whole["all"]
+        assert s.right / s.total >= floor["line"], report
+        assert w.right / w.total >= floor["whole"], report
+        assert s.agree / s.total >= floor["explain"], report
+        assert s.false_alarms <= floor["false_alarms"], report
+        assert s.reported <= floor.get("reported", s.negatives), report
