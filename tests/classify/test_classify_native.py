@@ -33,6 +33,7 @@ from tests.classify.wrapped_corpus import CRI, HEAD, NATIVE_WRAPPERS, ODD_WRAPPE
 from tests.support.clirun import WHY502
 from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import jsonl_paths, summarize_paths
+from why502.catalog.patterns import is_failed_request, load_patterns
 from why502.parsers import errorlog_native
 
 BUILT = errorlog_native.native() is not None
@@ -265,6 +266,22 @@ def test_several_files_rotated_gzip_and_line_numbers(tmp_path: Path) -> None:
             rotated = summarize_paths([str(log)], rotated=True)
             assert rotated.files == [str(tmp_path / "error.log.1.gz"), str(log)]
     assert_engines_equal([str(log), str(log), str(tmp_path / "error.log.1.gz")])
+
+
+def test_every_rules_own_example(tmp_path: Path) -> None:
+    """Each rule's example line (the catalog's, every source): the same records, and the same count
+    of failed requests -- nginx's own replies (``proxy-reply``, its gRPC keepalive error) are one
+    in both engines, as the exit status says (the scanner's rule book once counted them as events:
+    ``classify --format jsonl`` exited 0 where the polars engine exited 1)."""
+    examples = [p.example for p in load_patterns()]
+    out, failures = assert_engines_equal([write_lines(tmp_path / "examples.log", examples)])
+    records = [json.loads(x) for x in out.splitlines()]
+    assert failures == sum(is_failed_request(r["symptom"]) for r in records)
+    assert any(r["symptom"] == "proxy-reply" and r["source"] == "nginx" for r in records)
+    # the command: a log whose one failure is nginx's own reply is a failing log, either way
+    reply = [p.example for p in load_patterns() if p.source == "nginx" and p.symptom == "proxy-reply"]
+    path = write_lines(tmp_path / "reply.log", reply[:1])
+    assert [_cli(["--format", "jsonl", path], native).returncode for native in (False, True)] == [1, 1]
 
 
 def test_hostile_corpus(tmp_path: Path) -> None:

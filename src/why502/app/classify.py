@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
+from why502.catalog.patterns import EVENT_IDS, NOT_FAILED_REQUESTS, is_failed_request
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.proxies import ENGINE
@@ -80,7 +80,7 @@ def count_failures(df: pl.DataFrame) -> int:
     evidence event: what ``ClassifySummary.failures`` counts, without building the summary."""
     if df.height == 0:
         return 0
-    return df.height - int(df.get_column("symptom").is_in(sorted(EVENT_IDS - FAILED_REQUEST_EVENTS)).sum())
+    return df.height - int(df.get_column("symptom").is_in(sorted(NOT_FAILED_REQUESTS)).sum())
 
 
 def _aware_to_local(value: str) -> str | None:
@@ -846,8 +846,7 @@ class ClassifySummary:
         """Lines with an upstream-failure symptom or a proxy's own error reply (not other
         evidence events)."""
         self.finish()
-        return sum(s.count for k, s in self.symptoms.items()
-                   if not is_event(k) or k in FAILED_REQUEST_EVENTS)
+        return sum(s.count for k, s in self.symptoms.items() if is_failed_request(k))
 
     def ranked(self) -> list[tuple[str, SymptomStats]]:
         """Symptoms first (most lines first), then evidence events."""

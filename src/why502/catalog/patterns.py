@@ -107,6 +107,14 @@ EVENT_IDS: frozenset[str] = frozenset({
 # reason): they name no cause, but classify counts them as failed requests (exit 1), since a
 # proxy that made a 5xx is never healthy.
 FAILED_REQUEST_EVENTS: frozenset[str] = frozenset({"proxy-reply"})
+# The records classify does not count as failed requests: the other evidence events.
+NOT_FAILED_REQUESTS: frozenset[str] = EVENT_IDS - FAILED_REQUEST_EVENTS
+
+
+def is_failed_request(symptom: str | None) -> bool:
+    """Whether classify counts a record of ``symptom`` as a failed request (its exit 1, the
+    summary's failures): an upstream failure, or a proxy's own error reply -- not another event."""
+    return symptom not in NOT_FAILED_REQUESTS
 # Who a symptom is about when the rule does not say: the backend failed or refused, or the proxy
 # itself ran out of something or refused to go on (its limits, its resolver, its config).
 DEFAULT_SIDE: dict[str, str] = {

@@ -29,7 +29,7 @@ from functools import lru_cache
 from types import ModuleType
 from typing import Literal
 
-from why502.catalog.patterns import EVENT_IDS, PatternInfo, families
+from why502.catalog.patterns import PatternInfo, families, is_failed_request
 from why502.parsers import errorlog
 from why502.parsers.native import Scanner, scanner_module
 
@@ -100,8 +100,9 @@ class Rule:
 
 class RuleBook:
     """The scanners' resolver: (key id, errno, action, level, detail id) -> the rule's index, its
-    JSON fragment (``source`` .. ``status``, as polars writes them) and whether it is a failure
-    (not an evidence event).  Shared by every scanner of a run, called with the GIL held."""
+    JSON fragment (``source`` .. ``status``, as polars writes them) and whether classify counts it
+    as a failed request (``catalog.patterns.is_failed_request``: a proxy's own reply is one).
+    Shared by every scanner of a run, called with the GIL held."""
 
     def __init__(self) -> None:
         self.rules: list[Rule] = []
@@ -131,7 +132,7 @@ class RuleBook:
         fragment = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in (
             ("source", phrase), ("symptom", p.symptom), ("event", p.event_for()), ("side", p.side_of),
             ("status", p.status)))
-        return idx, fragment.encode("ascii"), p.symptom not in EVENT_IDS
+        return idx, fragment.encode("ascii"), is_failed_request(p.symptom)
 
     def scanner(self, max_groups: int = 50_000) -> Scanner:
         """A new scanner using this book (one per thread: a scanner serves one thread at a time)."""
