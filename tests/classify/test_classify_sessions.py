@@ -405,7 +405,7 @@ def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.Monk
                 return cols
             return cols.filter(~pl.col("idx").is_in(sorted(dropped)))
 
-        monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
+        monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._GroupMemo())
         monkeypatch.setattr(classifyfold, "_native", HandsBack)
         monkeypatch.setattr(arrowcols, "frame", frame)
         got = classify_series(series, year=2026)
@@ -445,7 +445,7 @@ def test_a_group_whose_first_line_disagrees_is_read_line_by_line(monkeypatch: py
     right = classify_series(series, year=2026)
     whole = len(known(series, 2026)[0])
     wrong = _WrongTime(classifyfold._native())
-    monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
+    monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._GroupMemo())
     monkeypatch.setattr(classifyfold, "_native", lambda: wrong)
     positions, records = known(series, 2026)
     assert len(positions) < whole and not records  # only the groups read as nothing are known
@@ -560,8 +560,8 @@ def test_jsonl_a_group_whose_first_line_disagrees_goes_back(monkeypatch: pytest.
     wrong = _WrongTime(classifyfold._native())
     right = _jsonl_cli(path, False).stdout
     monkeypatch.setattr(classifyfold, "_native", lambda: wrong)
-    monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
-    monkeypatch.setattr(classifyfold, "_WRITINGS", classifyfold._Writings())
+    monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._GroupMemo())
+    monkeypatch.setattr(classifyfold, "_WRITINGS", classifyfold._GroupMemo())
     wrote = b"".join(out for out, _n in jsonl_paths([str(path)], batch_bytes=64 * 1024))
     assert wrote == right
     data = "\n".join(lines).encode("utf-8", "surrogateescape")

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from why502.parsers.errorlog import Classified, classify_line
 from why502.proxies.haproxy import log
@@ -54,30 +54,40 @@ def _native() -> ModuleType | None:
     return module if module is not None and hasattr(module, "session_groups") else None
 
 
-class _Decisions:
-    """Each group's record decided once per run, by ``classify_line`` on the group's first line.
+_V = TypeVar("_V")
 
-    Keyed by the group alone: every line of a group gives the same record but for its time
-    (module docstring).  Two workers may decide the same group at once: both get the same."""
+
+class _GroupMemo(Generic[_V]):
+    """What a group's first line decides, worked out once per run and keyed by the group alone:
+    every line of a group gives the same record but for its own fields (module docstring).  Two
+    workers may work out the same group at once: both get the same.  Past ``_MAX_DECIDED``
+    groups (a hostile log of endless names) it starts again."""
 
     def __init__(self) -> None:
-        self.known: dict[_Key, _Decision] = {}
+        self.known: dict[_Key, _V] = {}
         self.lock = threading.Lock()
 
-    def of(self, key: _Key, line: bytes) -> _Decision:
+    def of(self, key: _Key, make: Callable[[], _V]) -> _V:
+        """``key``'s value, ``make()`` the first time (outside the lock: it reads the line)."""
         with self.lock:
             if key in self.known:
                 return self.known[key]
-        got = classify_line(line.decode("ascii"))
-        decided = None if got is None else (got.symptom, got.status, got.source, got.upstream)
+        value = make()
         with self.lock:
-            if len(self.known) >= _MAX_DECIDED:  # a hostile log of endless names: start again
+            if len(self.known) >= _MAX_DECIDED:
                 self.known.clear()
-            self.known[key] = decided
-        return decided
+            self.known[key] = value
+        return value
 
 
-_DECISIONS = _Decisions()
+def _decision(line: bytes) -> _Decision:
+    """A group's summary row but its counts, by ``classify_line`` on its first line."""
+    got = classify_line(line.decode("ascii"))
+    return None if got is None else (got.symptom, got.status, got.source, got.upstream)
+
+
+#: each group's summary decision (``fold_block``)
+_DECISIONS: _GroupMemo[_Decision] = _GroupMemo()
 
 
 def fold_block(data: bytes, since: str | None = None) -> tuple[list[Row], bytes]:
@@ -92,7 +102,7 @@ def fold_block(data: bytes, since: str | None = None) -> tuple[list[Row], bytes]
     groups, back = native.session_groups(data, MAX_GROUPS, since.encode("ascii") if since else None)
     rows: list[Row] = []
     for key, n, line, first, last in groups:
-        decided = _DECISIONS.of(key, line)
+        decided = _DECISIONS.of(key, partial(_decision, line))
         if decided is not None:
             rows.append((*decided, n, first, last))
     return rows, back
@@ -102,33 +112,23 @@ def fold_block(data: bytes, since: str | None = None) -> tuple[list[Row], bytes]
 _OWN = ("time", "client", "server", "request", "message")
 
 
-class _Templates:
-    """Each group's record as ``classify_line`` reads its first line, once per run (None: read as
-    nothing), and whether the native passes' fields of that line are the record's own -- else
-    the group's lines are left to the per-line path.  Keyed by the group: its lines' records
-    differ only in ``_OWN`` (the module docstring)."""
-
-    def __init__(self) -> None:
-        self.known: dict[_Key, tuple[Classified | None, bool]] = {}
-        self.lock = threading.Lock()
-
-    def of(self, key: _Key, line: str, own: Callable[[], dict[str, str | None]], year: int,
-           ) -> tuple[Classified | None, bool]:
-        """``key``'s record and whether ``own()`` (the pass's fields of ``line``, worked out only
-        for a group not decided yet) are that record's."""
-        with self.lock:
-            if key in self.known:
-                return self.known[key]
-        got = classify_line(line, year=year)
-        agrees = got is None or {name: getattr(got, name) for name in _OWN} == own()
-        with self.lock:
-            if len(self.known) >= _MAX_DECIDED:  # a hostile log of endless names: start again
-                self.known.clear()
-            self.known[key] = (got, agrees)
-        return got, agrees
+def _template(line: bytes, own: Callable[[], dict[str, str | None]], year: int,
+              ) -> tuple[Classified | None, bool]:
+    """A group's record as ``classify_line`` reads its first line (None: read as nothing), and
+    whether ``own()`` -- the native passes' fields of that line, worked out only here -- are the
+    record's own: else the group's lines are left to the per-line path (their records differ
+    only in ``_OWN``, the module docstring)."""
+    got = classify_line(line.decode("ascii"), year=year)
+    return got, got is None or {name: getattr(got, name) for name in _OWN} == own()
 
 
-_TEMPLATES = _Templates()
+#: each group's record and whether the passes' fields agree with it (``known_lines``, ``_WRITINGS``)
+_TEMPLATES: _GroupMemo[tuple[Classified | None, bool]] = _GroupMemo()
+
+
+def _templated(native: ModuleType, key: _Key, line: bytes, year: int) -> tuple[Classified | None, bool]:
+    """``key``'s entry of ``_TEMPLATES``, from ``line``, its group's first line."""
+    return _TEMPLATES.of(key, partial(_template, line, partial(_own, native, line, year), year))
 
 
 def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | None]:
@@ -159,8 +159,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)
     if len(rows) != 4 * lines.len():  # (a last line that is empty: no row)
         return [], None
-    decided = [_TEMPLATES.of(key, first.decode("ascii"), partial(_own, native, first, year), year)
-               for key, _n, first, _least, _most in groups]
+    decided = [_templated(native, key, first, year) for key, _n, first, _least, _most in groups]
     want = bytes(got is not None and agrees for got, agrees in decided)
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
     del data, _text  # (a batch's copy: gone before the records are built)
@@ -211,25 +210,11 @@ _Written = tuple[bytes, bytes, bytes, bool] | Literal[False] | None
 _GROUP_FIELDS = (("source", "symptom", "event", "side", "status"), ("level", "upstream"), ("host",))
 
 
-class _Writings:
-    """Each group's ``_Written``, once per run, from its record (``_TEMPLATES``: ``classify_line``
-    on its first line, checked against the fields the native passes write of it)."""
-
-    def __init__(self) -> None:
-        self.known: dict[_Key, _Written] = {}
-        self.lock = threading.Lock()
-
-    def of(self, native: ModuleType, key: _Key, line: bytes, year: int) -> _Written:
-        with self.lock:
-            if key in self.known:
-                return self.known[key]
-        got, agrees = _TEMPLATES.of(key, line.decode("ascii"), partial(_own, native, line, year), year)
-        written: _Written = False if not agrees else None if got is None else _fields(got)
-        with self.lock:
-            if len(self.known) >= _MAX_DECIDED:
-                self.known.clear()
-            self.known[key] = written
-        return written
+def _writing(native: ModuleType, key: _Key, line: bytes, year: int) -> _Written:
+    """A group's ``_Written`` from its record (``_TEMPLATES``): False when the passes' fields do
+    not agree with it, None when it has no record."""
+    got, agrees = _templated(native, key, line, year)
+    return False if not agrees else None if got is None else _fields(got)
 
 
 def _fields(rec: Classified) -> tuple[bytes, bytes, bytes, bool]:
@@ -238,7 +223,7 @@ def _fields(rec: Classified) -> tuple[bytes, bytes, bytes, bool]:
     whether ``classify`` counts the record as a failure (``app.classify.count_failures``)."""
     import polars as pl
 
-    from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
+    from why502.catalog.patterns import is_failed_request
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA
     from why502.textutil import json_inert
 
@@ -247,11 +232,12 @@ def _fields(rec: Classified) -> tuple[bytes, bytes, bytes, bool]:
     for names in _GROUP_FIELDS:
         frame = pl.DataFrame([{n: values[n] for n in names}], schema={n: OUTPUT_SCHEMA[n] for n in names})
         parts.append(json_inert(frame.write_ndjson()).strip()[1:-1].encode("utf-8"))
-    failure = rec.symptom not in EVENT_IDS - FAILED_REQUEST_EVENTS
+    failure = is_failed_request(rec.symptom)
     return parts[0], parts[1], parts[2], failure
 
 
-_WRITINGS = _Writings()
+#: each group's fields as the jsonl records write them (``jsonl_block``)
+_WRITINGS: _GroupMemo[_Written] = _GroupMemo()
 
 
 def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, since: str | None,
@@ -270,7 +256,8 @@ def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, si
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, cutoff, True)
     if len(rows) != 4 * (data.count(b"\n") + 1):  # (a last line that is empty: no row) -- read all
         return None
-    decided = [_WRITINGS.of(native, key, line, year) for key, _n, line, _least, _most in groups]
+    decided = [_WRITINGS.of(key, partial(_writing, native, key, line, year))
+               for key, _n, line, _least, _most in groups]
     got: tuple[bytes, bytes, bytes, bytes, int] = native.session_jsonl(data, rows, decided, marks, first_line,
                                                                         file_json)
     return got
