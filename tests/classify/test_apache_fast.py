@@ -16,6 +16,7 @@ import random
 import re
 import sys
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ import pytest
 from tests.classify.test_classify_one_recogniser import LINES
 from tests.support.paths import FIXTURES_DIR
 from why502.parsers import headblind
-from why502.parsers.errorlog import classify_line
+from why502.parsers.errorlog import Classified, classify_line
 from why502.proxies.apache import error_memo as apache_fast
 from why502.proxies.apache.error_memo import HEAD, ApacheMemo
 
@@ -106,14 +107,23 @@ def _all_lines() -> list[str]:
     return lines
 
 
-LINES_ALL = _all_lines()
-REFERENCE = [classify_line(t) for t in LINES_ALL]  # the per-line recogniser's records, once
+@cache
+def lines_all() -> list[str]:
+    """``_all_lines``, made once by the worker that runs this file (at import, each of the
+    suite's six workers made them and their records to collect it: ~1.5 CPU-s each)."""
+    return _all_lines()
+
+
+@cache
+def reference() -> list[Classified | None]:
+    """The per-line recogniser's records of ``lines_all()``, once."""
+    return [classify_line(t) for t in lines_all()]
 
 
 def test_the_lines_are_mixed_enough_to_tell() -> None:
     recorded = _recorded_apache_lines()
     assert len(recorded) >= 50
-    assert len({r.symptom for r in REFERENCE if r is not None}) >= 10
+    assert len({r.symptom for r in reference() if r is not None}) >= 10
     # the hazard the proof is about is among them: the same message, a different client port
     a = classify_line(CLIENT_LINE.replace(":4020]", ":502]") + "Bad Gateway from the origin")
     b = classify_line(CLIENT_LINE + "Bad Gateway from the origin")
@@ -123,15 +133,15 @@ def test_the_lines_are_mixed_enough_to_tell() -> None:
 def test_the_memo_gives_classify_lines_records() -> None:
     memo = ApacheMemo()
     for _round in range(2):
-        for line, want in zip(LINES_ALL, REFERENCE):
+        for line, want in zip(lines_all(), reference()):
             assert memo.classify(line) == want, line
     # the comparison is about the memo's answers, not first readings
-    assert memo.hits > len(LINES_ALL) // 2
+    assert memo.hits > len(lines_all()) // 2
 
 
 def test_watch_counts_what_the_per_line_path_counts() -> None:
     memo = ApacheMemo()
-    for line, c in list(zip(LINES_ALL, REFERENCE)) * 2:
+    for line, c in list(zip(lines_all(), reference())) * 2:
         want = None if c is None or c.status is None else (c.symptom, c.upstream)
         assert memo.failure(line) == want, line
 
@@ -223,12 +233,12 @@ def _bent_blocks(rng: random.Random) -> list[list[str]]:
            HEAD_LINE + "AH01071: Got error 'PHP message: é'", HEAD_LINE[:30] + " upstream timed out",
            HEAD_LINE.replace("[pid 31985:tid 31992]", "[pid 31985]") + HOSTILE_MESSAGES[8],
            CLIENT_LINE.replace("10.1.2.3:4020", "x") + HOSTILE_MESSAGES[8], HEAD_LINE, CLIENT_LINE]
-    pool = LINES_ALL + odd * 20
+    pool = lines_all() + odd * 20
     blocks = []
     for _ in range(60):
         start = rng.randrange(len(pool))
         block = pool[start:start + rng.randrange(1, 400)]
-        block += rng.choices(odd + LINES_ALL[:200], k=rng.randrange(0, 40))
+        block += rng.choices(odd + lines_all()[:200], k=rng.randrange(0, 40))
         rng.shuffle(block)
         blocks.append([t for t in block if t])
     return blocks
@@ -274,7 +284,7 @@ def test_mutated_apache_blocks_count_as_their_lines() -> None:
     from tests.watch.test_watch_native_counts import _mutated
 
     rng = random.Random(7)
-    base = [t for t in LINES_ALL if HEAD.match(t)]
+    base = [t for t in lines_all() if HEAD.match(t)]
     lines = [t.replace("\n", " ") for t in _mutated(base, 3000, seed=52)]
     memo = ApacheMemo()
     for k in range(0, len(lines), 300):
@@ -315,7 +325,7 @@ def _walk(reach: headblind.Reach, message: str,
 def test_a_reach_keeps_the_steps_it_walked() -> None:
     """``completes`` (its steps kept across messages, the automata stored with the proof) says
     what the automaton walked afresh says, on every message of the corpus, in two orders."""
-    messages = [t[m.end():] for t in LINES_ALL if (m := HEAD.match(t))]
+    messages = [t[m.end():] for t in lines_all() if (m := HEAD.match(t))]
     messages += [*HOSTILE_MESSAGES, "502] Bad Gateway", "1] Bad Gateway x", "] Bad Gateway", ""]
     reaches = [r for client in (False, True) for *_x, r in apache_fast._plan(client).rules if r is not None]
     reaches += [r for client in (False, True) for r in apache_fast._plan(client).others]

@@ -15,8 +15,6 @@ from typing import Any
 import anyio
 import jsonschema
 import pytest
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
 from tests.support.clirun import WHY502, why502
 from tests.support.paths import ROOT_DIR
@@ -26,7 +24,11 @@ SCHEMAS = ROOT_DIR / "src" / "why502" / "schemas"
 
 
 def _session(argv: list[str], calls: list[tuple[str, dict[str, Any]]]) -> tuple[Any, list[Any]]:
-    """Start ``why502 mcp ARGV``, list its tools, make ``calls`` in order; the tools and results."""
+    """Start ``why502 mcp ARGV``, list its tools, make ``calls`` in order; the tools and results.
+    (The SDK is imported here, by the worker that runs these tests: at the top it cost each of
+    the suite's six workers ~1.5 CPU-s to collect this file.)"""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
 
     async def run() -> tuple[Any, list[Any]]:
         params = StdioServerParameters(command=WHY502, args=["mcp", *argv])
