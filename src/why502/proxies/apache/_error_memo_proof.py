@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '4f49ea2bc5c5a87c9cec64dd9c2ec3cac2651a4958103514320f296f868ff181'
+DIGEST = '51d9c3c8838ce26874ddce8fc75869dd28b18b404008c2b046d7fa2e8f7b330f'
 NO_CLIENT: Any = (
     (
     ),

@@ -171,7 +171,7 @@ def prove(client: bool) -> _Proof:
     """For a head with or without a client: (each rule that can read a masked part, with how its
     own regex can: the states it is alive in past the head, or None when it can end inside it;
     the same for the other regexes that can).  ``can_start_inside`` on every checked regex
-    (~3 CPU-s)."""
+    (~4 CPU-s a head)."""
     rules: dict[str, _Alive | None] = {}
     others: list[tuple[str, _Alive | None]] = []
     named = dict(checked_regexes())
@@ -212,7 +212,7 @@ def hazards(client: bool) -> _Proof:
 
 def proof_source() -> str:
     """The text of ``_error_memo_proof.py`` for the catalog and checker as they are (each proof
-    worked out once: the automata are built from the same two, ~10 CPU-s each)."""
+    worked out once: the automata are built from the same two, ~4 CPU-s each)."""
     proofs = {False: prove(False), True: prove(True)}
     return (
         "# ruff: noqa: E501\n"
