@@ -571,16 +571,25 @@ def test_jsonl_a_group_whose_first_line_disagrees_goes_back(monkeypatch: pytest.
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
-def test_jsonl_block_leaves_a_block_whose_last_line_is_empty_to_the_per_line_path() -> None:
-    """Lines joined by newlines whose last one is empty end in a newline, which the session pass
-    reads as no line: the block's rows would not be its marks', so the pass writes nothing and
-    hands everything to the per-line path (which gives the same records)."""
+def test_jsonl_block_counts_an_empty_last_line_as_the_marks_do() -> None:
+    """Lines joined by newlines whose last one is empty end in a newline: the session passes count
+    that empty line as the nginx scanner's marks do (a row each, ``session_groups(rows=True)``),
+    write the other lines' records and hand it back, so such a block is not left whole to the
+    per-line path (until stop 67 its rows were one short of its marks, and a guard did that)."""
     import array
 
     from why502.proxies.haproxy.classifyfold import jsonl_block
 
+    assert NATIVE is not None
     line = _line().encode()
+    for data in (b"", b"\n", line + b"\n", line + b"\n\n" + line, line + b"\n" + line + b"\n"):
+        _groups, _back, rows = NATIVE.session_groups(data, MAX_GROUPS, None, True)
+        assert len(rows) == 4 * (data.count(b"\n") + 1), data
     marks = array.array("q", [0, 0, 1, 0, 2, 0]).tobytes()
-    assert jsonl_block(line + b"\n" + line + b"\n", marks, 1, b'"f"', None, 2026) is None
+    got = jsonl_block(line + b"\n" + line + b"\n", marks, 1, b'"f"', None, 2026)
+    assert got is not None and got[0].count(b"\n") == 2
+    assert array.array("I", got[2]).tolist() == [2] and got[3] == b"\n"  # the empty line, handed back
     got = jsonl_block(line + b"\n" + line, marks[:32], 1, b'"f"', None, 2026)
     assert got is not None and got[0].count(b"\n") == 2 and got[2] == b""
+    with pytest.raises(ValueError, match="one entry per line"):  # marks one short: refused, not read past
+        jsonl_block(line + b"\n" + line + b"\n", marks[:32], 1, b'"f"', None, 2026)

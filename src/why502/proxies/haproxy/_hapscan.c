@@ -1279,11 +1279,14 @@ static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *groups = NULL, *out = NULL;
     int failed = 0;
     int64_t lines = 0;
-    Py_ssize_t len = whole_lines_len(&data); /* the empty "line" after the last newline is none */
+    /* the empty "line" after the last newline is none -- but with rows, each row is a line as
+     * session_jsonl and session_failed count them (scan_lines over the whole block): the empty
+     * last one too, handed back, so that the rows are always the block's newlines plus one */
+    Py_ssize_t len = want_rows ? data.len : whole_lines_len(&data);
     int ends = len != data.len;
     Py_BEGIN_ALLOW_THREADS
     if (sess_grow(&t) != 0) t.failed = 1;
-    else if (data.len > 0) lines = scan_lines(data.buf, len, sess_take_row, &with_rows, &back, &back_text);
+    else if (data.len > 0 || want_rows) lines = scan_lines(data.buf, len, sess_take_row, &with_rows, &back, &back_text);
     if (!t.failed && (by_id = calloc(t.used + 1, sizeof *by_id)) == NULL) t.failed = 1;
     for (size_t k = 0; by_id != NULL && k < t.cap; k++)
         if (t.slots[k].slot.n != 0) by_id[t.slots[k].id] = &t.slots[k];
@@ -1471,7 +1474,9 @@ static PyObject *session_jsonl(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_ssize_t ndecided = 0;
     Buf back = {0}, back_text = {0};
     SessJsonl j = {0};
-    Py_ssize_t len = whole_lines_len(&data);
+    /* every line as the nginx scanner's marks and session_groups' rows count them: an empty last
+     * one too (handed back: the per-line path gives it no record) */
+    Py_ssize_t len = data.len;
     int64_t lines = 1; /* as scan_lines cuts [0, len) */
     for (const char *p = data.buf, *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++) lines++;
     if (groups.len != lines * (Py_ssize_t)sizeof(int32_t) || marks.len != lines * 2 * (Py_ssize_t)sizeof(int64_t)) {
@@ -1611,7 +1616,8 @@ static PyMethodDef module_methods[] = {
      "greatest time)], the lines handed back): the lines of a block of one strict httplog shape grouped by what "
      "classify's summary keeps of them, the times as heads._clf_time writes them, those before since (text "
      "compared) left out, in the order first seen; with rows, a third item: each line's group as int32 bytes "
-     "(-1 handed back, -2 before since) (proxies/haproxy/classifyfold.py)"},
+     "(-1 handed back, -2 before since), one per line as the other session passes count them (the newlines "
+     "plus one: an empty last line too) (proxies/haproxy/classifyfold.py)"},
     {"session_jsonl", session_jsonl, METH_VARARGS,
      "session_jsonl(data, groups, decided, marks, first_line, file_json) -> (records, runs, rows handed back "
      "(uint32 bytes), their text, failures): classify --format jsonl's records of the session lines of data "

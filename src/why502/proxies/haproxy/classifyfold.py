@@ -156,9 +156,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     data = joined_bytes(lines.fill_null(""))
     if data.count(b"\n") + 1 != lines.len():  # (a line holding a newline: never from the readers)
         return [], None  # -- read all
-    groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)
-    if len(rows) != 4 * lines.len():  # (a last line that is empty: no row)
-        return [], None
+    groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)  # a row a line
     decided = [_templated(native, key, first, year) for key, _n, first, _least, _most in groups]
     want = bytes(got is not None and agrees for got, agrees in decided)
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
@@ -253,9 +251,7 @@ def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, si
     if native is None or not hasattr(native, "session_jsonl") or b"/" not in data:
         return None
     cutoff = since.encode("ascii") if since else None
-    groups, _back, rows = native.session_groups(data, MAX_GROUPS, cutoff, True)
-    if len(rows) != 4 * (data.count(b"\n") + 1):  # (a last line that is empty: no row) -- read all
-        return None
+    groups, _back, rows = native.session_groups(data, MAX_GROUPS, cutoff, True)  # a row a line, as marks
     decided = [_WRITINGS.of(key, partial(_writing, native, key, line, year))
                for key, _n, line, _least, _most in groups]
     got: tuple[bytes, bytes, bytes, bytes, int] = native.session_jsonl(data, rows, decided, marks, first_line,
