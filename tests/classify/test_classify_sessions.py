@@ -593,3 +593,18 @@ def test_jsonl_block_counts_an_empty_last_line_as_the_marks_do() -> None:
     assert got is not None and got[0].count(b"\n") == 2 and got[2] == b""
     with pytest.raises(ValueError, match="one entry per line"):  # marks one short: refused, not read past
         jsonl_block(line + b"\n" + line + b"\n", marks[:32], 1, b'"f"', None, 2026)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_known_lines_reads_nothing_of_lines_that_hold_a_newline() -> None:
+    """``known_lines`` joins its lines by newlines for the pass: a line holding one (the readers
+    never give such) would shift every row after it, so none is taken, and the per-line path
+    reads them all."""
+    import polars as pl
+
+    from why502.proxies.haproxy.classifyfold import known_lines
+
+    line = _line(ts="sH--", status="504")
+    taken, records = known_lines(pl.Series([line, line]), 2026)
+    assert taken == [0, 1] and records is not None and records.height == 2
+    assert known_lines(pl.Series([line, "a\nb", line]), 2026) == ([], None)

@@ -154,9 +154,9 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
 
     data = joined_bytes(lines.fill_null(""))
-    if data.count(b"\n") + 1 != lines.len():  # (a line holding a newline: never from the readers)
-        return [], None  # -- read all
-    groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)  # a row a line
+    groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)  # a row a newline, plus one
+    if len(rows) != 4 * lines.len():  # a line holding a newline (never from the readers): read all
+        return [], None
     decided = [_templated(native, key, first, year) for key, _n, first, _least, _most in groups]
     want = bytes(got is not None and agrees for got, agrees in decided)
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
