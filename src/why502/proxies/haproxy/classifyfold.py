@@ -191,7 +191,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
 def _own(native: ModuleType, line: bytes, year: int) -> dict[str, str | None]:
     """The fields of a group's first line the native passes write as the record's own
     (``_hapscan.session_own``: time, client, frontend, request), and ``unwrap``'s message: what
-    ``_Templates.of`` checks against ``classify_line``'s record of the line."""
+    ``_template`` checks against ``classify_line``'s record of the line."""
     from why502.parsers.wrappers import unwrap
 
     got = native.session_own(line)
