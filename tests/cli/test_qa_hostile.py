@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.clirun import WHY502, why502
 from tests.support.paths import FIXTURES_DIR
+from tests.support.reports import without_timing
 
 HOSTILE = FIXTURES_DIR / "hostile"
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -128,13 +129,7 @@ def test_stats_exit_code_keeps_the_help_s_word(tmp_path: Path) -> None:
 def _stats_doc(path: str, native: str) -> tuple[int, object]:
     res = why502("stats", path, "--format", "json", "--no-progress", env={"WHY502_NATIVE": native})
     doc = json.loads(res.stdout) if res.stdout.startswith("{") else res.stderr
-
-    def scrub(x: object) -> object:
-        if isinstance(x, dict):
-            return {k: scrub(v) for k, v in x.items() if k not in ("generated_at", "elapsed_ms")}
-        return [scrub(v) for v in x] if isinstance(x, list) else x
-
-    return res.returncode, scrub(doc)
+    return res.returncode, without_timing(doc)
 
 
 def test_stats_reads_raw_nul_lines_alike_without_the_native_scanner() -> None:
