@@ -61,6 +61,30 @@ def test_the_collector_and_sigterm_are_put_back(
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_a_run_that_ends_the_process_freezes_its_objects_before_collecting_again(
+    error_log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's run (``exiting``) of a command with the collector off turns it on
+    again only after ``gc.freeze``: else the first allocation collects every object the run
+    made (30-40 ms at the end of each ``diagnose``) in a process about to exit.  A run inside a
+    longer-lived process (``exiting`` False) freezes nothing: its objects must stay collectable."""
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        main(["lint", "--config", str(error_log)])
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        main(["lint", "--config", str(error_log)], exiting=True)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        gc.unfreeze()
+        # a command that keeps the collector on has nothing to collect at once: nothing frozen
+        main(["classify", str(error_log)], exiting=True)
+        assert gc.isenabled() and gc.get_freeze_count() == 0, frozen
+    finally:
+        gc.unfreeze()
+        capsys.readouterr()
+
+
 def test_what_a_parents_polars_wrote_is_not_the_users_setting() -> None:
     """polars' ``__init__`` writes its own defaults into ``_RJEM_MALLOC_CONF`` when imported, so
     a child of any process that imported polars (a test suite, an agent, a notebook) inherited

@@ -288,7 +288,7 @@ def _remove_scratch() -> None:
 
 
 @contextlib.contextmanager
-def _run_settings(command: str) -> Iterator[None]:
+def _run_settings(command: str, exiting: bool = False) -> Iterator[None]:
     """The process-wide settings of one run: the allocator's ``_RJEM_MALLOC_CONF``, the cycle
     collector, SIGTERM as an exception -- each put back as it was when the run returns.
 
@@ -299,7 +299,13 @@ def _run_settings(command: str) -> Iterator[None]:
     instead of ~260 MB), and the collector stayed off for the rest of a long-lived process.  In
     the console script the process ends with the run, so nothing changes there.  The allocator
     reads the variable when polars loads, during the run; what a parent's polars wrote there is
-    not taken for the user's (``allocator_conf``)."""
+    not taken for the user's (``allocator_conf``).
+
+    ``exiting``: the process ends when the run returns (``console``).  The collector is then
+    turned on again only after every object is frozen (``gc.freeze``): turned on over a run
+    that kept it off (``GC_OFF``), the first allocation after starts a collection of the young
+    generation, which holds every object the run made -- 30-40 ms at the end of each
+    ``diagnose`` (BENCHMARKS.md, 2026-11-28 stop 68), for a process about to exit."""
     old_conf = os.environ.get("_RJEM_MALLOC_CONF")
     os.environ["_RJEM_MALLOC_CONF"] = allocator_conf(command, old_conf)
     _tune_glibc_malloc(command)
@@ -318,16 +324,19 @@ def _run_settings(command: str) -> Iterator[None]:
         else:
             os.environ["_RJEM_MALLOC_CONF"] = old_conf
         if gc_was_on:
+            if exiting and not gc.isenabled():
+                gc.freeze()
             gc.enable()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return the process exit code (never raises, never prints a traceback)."""
+def main(argv: Sequence[str] | None = None, exiting: bool = False) -> int:
+    """Run the CLI and return the process exit code (never raises, never prints a traceback).
+    ``exiting``: the process ends with the run (``console``; ``_run_settings``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args if not a.startswith("-")), "")
-    with _run_settings(command):
+    with _run_settings(command, exiting):
         return _main_guarded(argv)
 
 
@@ -346,7 +355,7 @@ def console() -> int:
     many times in one interpreter (the MCP server, the tests), where frozen objects would never
     be collected."""
     try:
-        return main()
+        return main(exiting=True)
     finally:  # --help and --version end in SystemExit (argparse)
         gc.freeze()
 
