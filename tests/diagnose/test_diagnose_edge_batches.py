@@ -198,6 +198,66 @@ def test_the_evidence_itself_is_the_same_in_every_field_and_order(batch: int, tm
     assert _evidence([str(log)], "alb", True) == _evidence([str(log)], "alb", False)
 
 
+@pytest.mark.parametrize("most", [0, 400])
+def test_batches_counted_together_give_the_same_evidence(most: int, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         together: list[int]) -> None:
+    """``_count_batches`` counts consecutive batches of a file as one while their rows stay
+    within ``COUNTED_ROWS`` (``RecordBatch.joined``: every later part's places shifted): one at
+    a time (0), or several, over two files (a batch of the second file is never joined to one
+    of the first), the evidence is the line-by-line count's."""
+    rng = random.Random(most + 40)
+    lines = _alb_log(rng, 2400)
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("\n".join(lines[:1300]) + "\n\n", encoding="utf-8")  # (an empty line: a place)
+    second.write_text("\n".join(lines[1300:]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", 1500)
+    monkeypatch.setattr(diagnose_lb, "COUNTED_ROWS", most)
+    joined: list[list[tuple[str, int]]] = []
+    real = stats_lb.RecordBatch.joined
+
+    def spy(parts: Any) -> Any:
+        joined.append([(p.path, p.counted) for p in parts])
+        return real(parts)
+    monkeypatch.setattr(stats_lb.RecordBatch, "joined", staticmethod(spy))
+    paths = [str(first), str(second)]
+    assert _evidence(paths, "alb", True) == _evidence(paths, "alb", False)
+    assert joined and {p[0][0] for p in joined} == set(paths)
+    assert all(len({path for path, _n in p}) == 1 for p in joined)
+    assert all(len(p) == 1 or sum(n for _path, n in p) <= most for p in joined)
+    assert (max(len(p) for p in joined) > 1) == (most > 0)
+
+
+def test_a_joined_batch_keeps_every_line_at_its_place() -> None:
+    """``RecordBatch.joined``: a later part's rows, other lines, texts and answers' groups
+    shifted by its first line's distance from the first part's; parts of two files refused."""
+    import polars as pl
+
+    from why502.parsers.lblogs.batch import empty_records
+
+    def part(first_line: int, idx: int) -> stats_lb.RecordBatch:
+        answered = empty_records().clear(1).with_columns(pl.lit(idx, pl.UInt32).alias("idx"))
+        answers = pl.DataFrame({"status": [200], "_minute": ["m"], "_key": ["t"], "len": [2],
+                                "_first": [idx], "_last": [idx + 1], "_time": ["x"], "_lo": ["x"],
+                                "_hi": ["x"]}, schema_overrides={"_first": pl.UInt32, "_last": pl.UInt32})
+        return stats_lb.RecordBatch("f.log", first_line, answered, [(idx + 2, "text", None)],
+                                    rows=pl.DataFrame({"idx": [idx + 3]}, schema={"idx": pl.UInt32}),
+                                    texts={idx + 3: "three"}, dropped=1, answers=answers)
+    one, two = part(1, 0), part(11, 4)
+    got = stats_lb.RecordBatch.joined([one, two])
+    assert got.first_line == 1 and got.path == "f.log"
+    assert got.answered["idx"].to_list() == [0, 14] and got.answered.schema == one.answered.schema
+    assert [o[0] for o in got.others] == [2, 16]
+    assert got.rows is not None and got.rows["idx"].to_list() == [3, 17]
+    assert got.texts == {3: "three", 17: "three"}
+    assert got.answers is not None and got.answers["_first"].to_list() == [0, 14]
+    assert got.answers["_last"].to_list() == [1, 15] and got.answers.schema == one.answers.schema  # type: ignore[union-attr]
+    assert got.dropped == 2 and got.lines == one.lines + two.lines
+    assert stats_lb.RecordBatch.joined([one]) is one
+    with pytest.raises(ValueError, match="one file"):
+        stats_lb.RecordBatch.joined([one, stats_lb.RecordBatch("g.log", 11, two.answered, [])])
+
+
 @pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
 def test_the_evidence_of_the_published_lines_is_the_same(family: str, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,

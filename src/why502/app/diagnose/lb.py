@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,8 @@ from why502.sources.proxyprocs import EdgeProcess
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from why502.app.stats.lb import RecordBatch
 
 
 def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
@@ -191,6 +193,36 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     return EdgeFacts(families=tuple(read.values()))
 
 
+#: ``_count_batches`` counts consecutive batches of a file as one (``RecordBatch.joined``) while
+#: their rows to count stay within this many: each count costs a few polars queries (~6 ms a
+#: batch on the counting thread, whatever its size), and a 16 MB batch of long lines holds few
+#: rows (Cloudflare's ~3,700, ALB's ~7,800; Envoy's text ~24,000).  The batches themselves stay
+#: the size the reading threads' memory allows (BENCHMARKS.md stop 68)
+COUNTED_ROWS = 16_000
+
+
+def _counted_together(batches: Iterator[RecordBatch], most: int) -> Iterator[RecordBatch]:
+    """``batches``, consecutive ones of a file joined (``RecordBatch.joined``) while their rows
+    to count (``RecordBatch.counted``) stay within ``most``.  A batch waits for the next (the
+    reading threads read ahead meanwhile) only when one more like it would still fit: a batch
+    of many rows is counted at once, not held (Envoy's text log: ~20 MB more peak when held)."""
+    from why502.app.stats.lb import RecordBatch  # an edge's log only
+
+    held: list[RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        if held and (rows + batch.counted > most or batch.path != held[0].path):
+            yield RecordBatch.joined(held)
+            held, rows = [], 0
+        held.append(batch)
+        rows += batch.counted
+        if rows + batch.counted > most:
+            yield RecordBatch.joined(held)
+            held, rows = [], 0
+    if held:
+        yield RecordBatch.joined(held)
+
+
 def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                    join: ErrorJoin | None, cutoff: dt.datetime | None = None) -> tuple[int, int]:
     """Count ``paths`` of one ``family`` into ``evs`` a batch at a time: the answered requests
@@ -212,7 +244,8 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     # with two of lb_rows._groups' queries there too, no faster once the tree compared with
     # had its bytecode), but for a join with the proxy's error lines, where each access line
     # takes its error line in turn (ErrorJoin.take).  BENCHMARKS.md stops 57, 59 and 64
-    for batch in iter_record_batches(paths, family, certain, grouped=join is None, drop=early):
+    batches = iter_record_batches(paths, family, certain, grouped=join is None, drop=early)
+    for batch in _counted_together(batches, COUNTED_ROWS):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
         failed = batch.rows

@@ -134,6 +134,44 @@ class RecordBatch:
                 + (self.rows.height if self.rows is not None else 0)
                 + (int(self.answers["len"].sum()) if self.answers is not None else 0))
 
+    @property
+    def counted(self) -> int:
+        """The rows and lines its count reads one by one or together (not the answers' groups)."""
+        return self.answered.height + len(self.others) + (self.rows.height if self.rows is not None else 0)
+
+    @staticmethod
+    def joined(parts: Sequence[RecordBatch]) -> RecordBatch:
+        """Consecutive batches of one file as one batch: each later part's ``idx`` (its rows',
+        its other lines', its texts' and its answers' groups' ``_first``/``_last``) shifted by
+        the lines between its first line and the first part's, so every place stays its line's
+        (``first_line + idx``).  What ``diagnose`` counts of a batch does not depend on where
+        the batches were cut (``tests/diagnose/test_diagnose_edge_batches.py``), so the joined
+        batch is counted as the parts would be, with one set of queries instead of one each."""
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+        if any(p.path != first.path or p.first_line < first.first_line for p in parts):
+            raise ValueError("only consecutive batches of one file are joined")
+
+        def shifted(frame: pl.DataFrame, columns: Sequence[str], by: int) -> pl.DataFrame:
+            if not by or frame.height == 0:
+                return frame
+            return frame.with_columns((pl.col(c).cast(pl.Int64) + by).cast(frame.schema[c]) for c in columns)
+
+        placed = [(p, p.first_line - first.first_line) for p in parts]
+        rows = [shifted(p.rows, ("idx",), by) for p, by in placed if p.rows is not None]
+        answers = [shifted(p.answers, ("_first", "_last"), by) for p, by in placed if p.answers is not None]
+        return RecordBatch(
+            path=first.path, first_line=first.first_line,
+            answered=pl.concat([shifted(p.answered, ("idx",), by) for p, by in placed],
+                               how="vertical_relaxed"),
+            others=[(idx + by, text, rec) for p, by in placed for idx, text, rec in p.others],
+            rows=pl.concat(rows, how="vertical_relaxed") if rows else None,
+            texts={idx + by: text for p, by in placed for idx, text in p.texts.items()},
+            dropped=sum(p.dropped for p in parts),
+            answers=pl.concat(answers, how="vertical_relaxed") if answers else None,
+        )
+
 
 # an access line with no 5xx that the proxy did not fail itself: all that ``LbEvidence.add``
 # does with one is count it (``evidence.lb_evidence.Answered``)
