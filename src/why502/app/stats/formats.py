@@ -57,7 +57,7 @@ def choose_format(
         name, fmt, escape = resolve_format(log_format, formats)
         return compile_format(fmt, escape, name=name), f"--log-format {name or 'string'}"
     if cfg is not None:
-        chosen = _config_format_name(cfg, paths)
+        chosen = _config_format_name(cfg, paths, formats, keep)
         if chosen is not None:
             name, where = chosen
             name_, fmt, escape = resolve_format(name, formats)
@@ -116,9 +116,13 @@ in nginx's variables, which nginx predefines no name for (its ``combined`` is ``
 two quoted fields)."""
 
 
-def _config_format_name(cfg: LogConfig, paths: list[str]) -> tuple[str, str] | None:
+def _config_format_name(cfg: LogConfig, paths: list[str], formats: dict[str, tuple[str, str | None]],
+                        keep: bool = False) -> tuple[str, str] | None:
     """The format name of the config's ``access_log`` for ``paths`` (by path, else by file
-    name, else the first ``access_log``) and where that directive is."""
+    name), and where that directive is.  When no ``access_log`` writes them (a log copied or
+    mounted elsewhere): the config's format most of the first file's lines match
+    (``_matching_format``), else the first ``access_log``'s, as nginx's own first server would
+    write."""
     logs = [a for a in cfg.access_logs if not a.is_off]
     if not logs:
         return None
@@ -127,8 +131,32 @@ def _config_format_name(cfg: LogConfig, paths: list[str]) -> tuple[str, str] | N
     for a in logs:
         if os.path.realpath(a.path) in wantfull or os.path.basename(a.path) in want:
             return a.format or "combined", f"access_log {a.path} at {a.file}:{a.line}"
+    names = [a.format or "combined" for a in logs] + list(formats)
+    head = head_lines(paths[0], keep=keep) if paths and len(set(names)) > 1 else []
+    matched = _matching_format(list(dict.fromkeys(names)), formats, head)
+    if matched is not None:
+        name, hits = matched
+        return name, (f"no access_log writes {os.path.basename(paths[0])}: the config's format "
+                      f"{hits}/{len(head)} of its first lines match")
     a = logs[0]
     return a.format or "combined", f"first access_log {a.path} at {a.file}:{a.line}"
+
+
+def _matching_format(names: list[str], formats: dict[str, tuple[str, str | None]],
+                     head: list[str]) -> tuple[str, int] | None:
+    """Of the format ``names`` (in the order tried; ``formats``: the config's), the first that
+    the most of ``head`` match whole, and how many -- only when more than half do."""
+    best: tuple[str, int] | None = None
+    for name in names:
+        try:
+            name_, fmt, escape = resolve_format(name, formats)
+        except InputError:  # a name the config uses but does not define (nginx -t refuses it)
+            continue
+        rx = re.compile(compile_format(fmt, escape, name=name_).pattern)
+        hits = sum(1 for ln in head if rx.match(ln))
+        if hits * 2 > len(head) and (best is None or hits > best[1]):
+            best = (name, hits)
+    return best
 
 
 def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_path: str) -> None:

@@ -52,11 +52,28 @@ def apache_format(config: str | None, paths: list[str], given: str | None,
         raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
     nick = {d.args[1]: d.args[0] for d in cfg.values("LogFormat") if len(d.args) >= 2}
     names = {os.path.basename(p) for p in paths}
-    for d in cfg.values("CustomLog"):
-        if len(d.args) >= 2 and os.path.basename(cfg.resolve(d.args[0])) in names:
+    written = [d for d in cfg.values("CustomLog") if len(d.args) >= 2]
+    for d in written:
+        if os.path.basename(cfg.resolve(d.args[0])) in names:
             fmt = d.args[1]
             return nick.get(fmt, apache_log.NICKNAMES.get(fmt, fmt)), False
-    return apache_log.COMBINED, False
+    # no CustomLog writes these files (a log copied or mounted elsewhere): the config's format
+    # most of their first lines match, its CustomLog formats first, then its other LogFormats
+    known = [nick.get(d.args[1], apache_log.NICKNAMES.get(d.args[1], d.args[1])) for d in written]
+    return config_format_of([*known, *nick.values()], access_head(paths[0], keep) if paths else []), False
+
+
+def config_format_of(formats: list[str], head: list[str]) -> str:
+    """Of a config's ``formats`` (in the order they are tried), the first that most of ``head``
+    (an access log's first lines) match whole -- more than half of them -- else ``combined``,
+    as when no config names the file's format."""
+    lines = [ln for ln in head if ln.strip()]
+    best, most = apache_log.COMBINED, 0
+    for fmt in dict.fromkeys(formats):
+        hits = sum(1 for ln in lines if apache_log.compile_log_format(fmt).regex.match(ln))
+        if hits > most:
+            best, most = fmt, hits
+    return best if most * 2 > len(lines) else apache_log.COMBINED
 
 
 def _only_target(config: str | None) -> str:
