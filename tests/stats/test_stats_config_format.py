@@ -109,3 +109,31 @@ def test_a_log_in_none_of_the_configs_formats_is_refused_as_before(tmp_path: Pat
     assert code == 3
     assert "log_format main (first access_log /var/log/nginx/site.log at" in err
     assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_a_named_access_log_no_line_of_which_is_read_exits_3_for_every_proxy(
+        tmp_path: Path, run_main: RunMain) -> None:
+    """``diagnose --access-log F`` when no line of F is a request in the format it is read in,
+    and nothing else gave a finding: exit 3, the note naming the user's format (not "healthy"
+    and exit 0).  Apache's and HAProxy's logs, read by their plug-ins, said ``healthy: true``
+    and exited 0 (scored before the change), where nginx's exited 3."""
+    log = tmp_path / "garbage.log"
+    log.write_text("".join(f"garbage line {i} with nothing\n" for i in range(50)))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF)
+    runs = {
+        "nginx": ("--config", str(conf)),
+        "apache": ("--proxy", "apache", "--config", str(APACHE / "apache2.conf")),
+        "haproxy": ("--proxy", "haproxy", "--config", str(tmp_path / "none.cfg")),
+    }
+    (tmp_path / "none.cfg").write_text("defaults\n  mode http\n")
+    for proxy, extra in runs.items():
+        code, out, err = run_main("diagnose", "--offline", *extra, "--access-log", str(log),
+                                  "--format", "json")
+        assert code == 3, (proxy, err)
+        notes = [d["message"] for d in json.loads(out)["diagnostics"]
+                 if "access log not used" in d["message"]]
+        assert len(notes) == 1, (proxy, notes)
+        assert "none of the 50 lines of" in notes[0] and "garbage.log" in notes[0]
+        named = {"nginx": "log_format main", "apache": "Apache LogFormat %h", "haproxy": "HAProxy httplog"}
+        assert named[proxy] in notes[0], notes[0]

@@ -133,7 +133,8 @@ def _access_stats(paths: list[str], cfg: Any, error_logs: list[str],
         else:
             st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
                                       errors=errors, log_format=log.log_format if log else None,
-                                      frames=log.frames if log else None)
+                                      frames=log.frames if log else None,
+                                      format_source=log.source if log else None)
     except InputError as err:
         # the files exist (checked above): lines that do not parse are a tool-side problem,
         # a diagnostic, not a reason to withhold the diagnosis

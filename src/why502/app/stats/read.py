@@ -338,11 +338,14 @@ BlockReader = Callable[[bytes, int, bool], "tuple[pl.DataFrame, Folded | None] |
 class FramedLog:
     """Another proxy's access log as ``diagnose`` reads it (``Hooks.access_log``): the user's
     files, read once in this order as one set, the plug-in's reader of their lines into the
-    engine's columns (None: no file to read) and the engine's format whose variables it fills."""
+    engine's columns (None: no file to read) and the engine's format whose variables it fills;
+    ``source``: what the user's format is called (the run's notes and errors say it, not the
+    engine's format)."""
 
     paths: list[str]
     frames: FrameReader | None
     log_format: str
+    source: str | None = None
 
 
 class FrameFeed:

@@ -17,7 +17,7 @@ from why502.app.stats.errorlog import error_rows
 from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
 from why502.app.stats.read import BlockReader, FrameFeed, FrameReader, read_files, read_frames
-from why502.errors import InputError
+from why502.errors import InputError, UnmatchedLogError
 from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
 from why502.proxies.base import resolve
 from why502.sources.byte_chunks import CHUNK_BYTES, Progress, all_empty, file_size, rotated_base
@@ -296,10 +296,12 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
         feed = read_frames(acc, group, opts.frames, progress, opts.blocks, opts.workers)
         if not acc.lines and feed.first is not None:
             path, line, text = feed.first
-            raise InputError(
+            # (UnmatchedLogError: ``diagnose`` exits 3 for such a log named with --access-log
+            # when nothing else gave a finding, as for nginx's; it said "healthy" and exit 0)
+            raise UnmatchedLogError(
                 f"none of the {feed.seen} lines of {', '.join(group)} is a request in the log format "
                 f"({opts.format_source or fmt_source}); first line ({path}:{line}): "
-                f"{strip_terminal_escapes(text)[:200]!r} -- give --log-format or --config")
+                f"{strip_terminal_escapes(text)[:200]!r} -- give --log-format or --config", path)
     else:
         read_files(
             acc,
@@ -323,14 +325,16 @@ def compute_for_diagnose(
     errors: pl.DataFrame | ErrorParts | None = None,
     frames: FrameReader | None = None,
     fed: FedLog | None = None,
+    format_source: str | None = None,
 ) -> AccessStats:
     """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
     who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the
     incidents.  ``errors``: the rows of ``error_logs`` as ``read_error_lines`` returns them, when
     the caller classified those files already (they are then not read again).  Another proxy's
     access log comes as its plug-in's ``frames`` over ``access_logs`` (in ``log_format``, the
-    engine's format they fill: ``Hooks.access_log``), or ``fed`` while its error-log pass read
-    it (``Hooks.access_feed``): each file read once, with no rewritten copy.  The per
+    engine's format they fill: ``Hooks.access_log``; ``format_source``: what the user's format
+    is called), or ``fed`` while its error-log pass read it (``Hooks.access_feed``): each file
+    read once, with no rewritten copy.  The per
     (upstream, location) timings ``UpstreamStats.by_location`` and the connect-time histogram
     are left empty (``RowPlan.stats_views``): diagnose reads neither.  Raises ``InputError``
     like ``why502 stats`` does."""
@@ -349,6 +353,7 @@ def compute_for_diagnose(
         frames=frames,
         fed=fed,
         stats_views=False,
+        format_source=format_source,
     )
     st, _ = run_stats(opts)
     return st

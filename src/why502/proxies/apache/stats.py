@@ -176,9 +176,13 @@ def proxied_input(files: list[str], config: str | None, log_format: str | None) 
     from why502.app.stats.report import ProxiedInput
 
     frames, fmt = _reader(config, files, log_format)
+    return ProxiedInput(frames=frames, log_format=apache_log.engine_format(fmt), source=_source(fmt))
+
+
+def _source(fmt: apache_log.ApacheFormat) -> str:
+    """What the format is called in the notes and errors of ``stats`` and ``diagnose``."""
     shown = f"{fmt.format} followed by fields it does not name" if fmt.followed else fmt.format
-    return ProxiedInput(frames=frames, log_format=apache_log.engine_format(fmt),
-                        source=f"Apache LogFormat {shown}")
+    return f"Apache LogFormat {shown}"
 
 
 def apache_for_diagnose(access_logs: list[str], error_logs: list[str], config: str | None) -> FramedLog:
@@ -192,7 +196,7 @@ def apache_for_diagnose(access_logs: list[str], error_logs: list[str], config: s
     if not access_logs:
         return FramedLog([], None, apache_log.NGINX_FORMAT)
     frames, fmt = _reader(config, list(access_logs), None)
-    return FramedLog(list(access_logs), frames, apache_log.engine_format(fmt))
+    return FramedLog(list(access_logs), frames, apache_log.engine_format(fmt), _source(fmt))
 
 
 def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:

@@ -288,6 +288,10 @@ def access_frames(config: str | None) -> Callable[[pl.Series, int], pl.DataFrame
     return lambda lines, first_row: httplog_fields(lines, addresses, zone, first_row)
 
 
+#: what HAProxy's access log format is called in the notes and errors of ``stats`` and ``diagnose``
+HTTPLOG_SOURCE = "HAProxy httplog (configuration.txt 8.2.3)"
+
+
 def access_blocks(config: str | None) -> BlockReader:
     """The reader ``app.stats.read.read_frames`` calls on each raw block of the log (its
     ``BlockReader``: :func:`httplog_block`)."""
@@ -314,7 +318,7 @@ def proxied_input(files: list[str], config: str | None, log_format: str | None) 
         report.notes = [*report.notes, *why]
 
     return ProxiedInput(frames=access_frames(config), blocks=access_blocks(config), log_format="why502",
-                        source="HAProxy httplog (configuration.txt 8.2.3)", timeouts=timeouts,
+                        source=HTTPLOG_SOURCE, timeouts=timeouts,
                         notes=notes, finish=finish)
 
 
@@ -402,7 +406,7 @@ def haproxy_for_diagnose(access_logs: list[str], error_logs: list[str], config: 
     from why502.app.stats.read import FramedLog
 
     paths = list(access_logs) or [p for p in error_logs if _has_httplog(p)]
-    return FramedLog(paths, access_frames(config) if paths else None, "why502")
+    return FramedLog(paths, access_frames(config) if paths else None, "why502", HTTPLOG_SOURCE)
 
 
 def _has_httplog(path: str) -> bool:
