@@ -78,19 +78,34 @@ def finish(out: pl.DataFrame, family: str) -> pl.DataFrame:
 def decided(out: pl.DataFrame, family: str) -> pl.DataFrame:
     """``finish`` without the order and the choice of columns: ``out`` (with ``code``,
     ``made_by`` and ``status``) and its ``symptom``, ``proxy_status``, ``cause`` and ``failed``
-    (the groups of a fold are decided so, ``AlbFold.take``)."""
-    for col in ("r_symptom", "r_proxy_status"):
-        if col not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-    out = out.join(_terms(family), on="code", how="left").with_columns(
-        pl.coalesce("r_symptom", "t_symptom").alias("symptom"),
-        pl.coalesce("r_proxy_status", "t_proxy_status").alias("proxy_status"),
-        pl.col("t_cause").alias("cause"),
-    ).with_columns(
-        ((pl.col("status") >= 500).fill_null(False)
-         | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
-    )
-    return out.drop("r_symptom", "r_proxy_status", "t_symptom", "t_proxy_status", "t_cause")
+    (the groups of a fold are decided so, ``AlbFold.take``).  The vocabulary's words are looked
+    up by code (``_term_maps``: a family's codes are unique), in one step with ``failed``: a
+    join with ``_terms`` and three more steps were ~1.5 of the ~3 ms it took a batch (every
+    edge batch of ``diagnose`` and ``classify --format jsonl``; BENCHMARKS.md stop 68)."""
+    symptoms, statuses, causes = _term_maps(family)
+    code = pl.col("code").cast(pl.String)
+    symptom = code.replace_strict(symptoms, default=None, return_dtype=pl.String)
+    if "r_symptom" in out.columns:
+        symptom = pl.coalesce(pl.col("r_symptom"), symptom)
+    status = code.replace_strict(statuses, default=None, return_dtype=pl.String)
+    if "r_proxy_status" in out.columns:
+        status = pl.coalesce(pl.col("r_proxy_status"), status)
+    failed = (pl.col("status") >= 500).fill_null(False) | ((pl.col("made_by") == "lb")
+                                                           & symptom.is_not_null())
+    kept = [c for c in out.columns if c not in ("r_symptom", "r_proxy_status", "symptom", "proxy_status",
+                                                "cause", "failed")]
+    return out.select(*kept, symptom.alias("symptom"), status.alias("proxy_status"),
+                      code.replace_strict(causes, default=None, return_dtype=pl.String).alias("cause"),
+                      failed.alias("failed"))
+
+
+@cache
+def _term_maps(family: str) -> tuple[dict[str, str | None], dict[str, str | None], dict[str, str | None]]:
+    """``_terms(family)`` as three maps from a code: its symptom, Proxy-Status and cause."""
+    terms = _terms(family)
+    codes = terms["code"].to_list()
+    return tuple(dict(zip(codes, terms[c].to_list(), strict=True))  # type: ignore[return-value]
+                 for c in ("t_symptom", "t_proxy_status", "t_cause"))
 
 
 def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
