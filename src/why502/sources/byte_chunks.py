@@ -31,6 +31,7 @@ from why502.sources.buffers import MappedBuffers
 from why502.sources.newlines import newlines
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
+from why502.sources.unframe import framing, peek_head, unframe_lines, unframed
 
 __all__ = [
     "CHUNK_BYTES",
@@ -128,8 +129,9 @@ def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | N
     if path == "-" or _is_stream(path):
         src = _replay_source(path)
         if src.peek(256 << 10)[:2] == b"\x1f\x8b":
-            return gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path), None
-        return cast("IO[bytes]", src), None
+            inflated = gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path)
+            return unframed(inflated, _peeked(inflated)), None
+        return unframed(cast("IO[bytes]", src), src.peek(64 << 10)), None
     fh: io.BufferedReader | None = None
     check_named(path)  # a socket, a block device, our own stdout: one line, exit 3
     held = once.keep(path) if keep else None
@@ -148,9 +150,17 @@ def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | N
             fh.close()
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
-        return gunzip(fh, path), held
+        inflated = gunzip(fh, path)
+        return unframed(inflated, _peeked(inflated)), held
     note_utf16(path, fh.peek(4096)[:4096])
-    return fh, held
+    # a container runtime's file (docker's json-file, CRI): its program's lines (sources.unframe)
+    return unframed(fh, fh.peek(64 << 10), keep_source=held is not None), held
+
+
+def _peeked(reader: IO[bytes]) -> bytes:
+    """The first bytes of a reader that can peek (gunzip's), else none -- none, too, when they
+    cannot be read: a damaged ``.gz`` is said by the read that follows, as before."""
+    return peek_head(reader)
 
 
 def iter_byte_chunks(
@@ -366,6 +376,9 @@ def head_lines(path: str, n: int = 200, keep: bool = False) -> list[str]:
                 data = zlib.decompressobj(31).decompress(data, 1 << 20)
             except zlib.error:
                 return []
+        kind = framing(data)  # as the reader to come unframes it (_open_bytes)
+        if kind is not None:
+            data = b"\n".join(unframe_lines(data[:data.rfind(b"\n")], kind)[0])
     else:
         fh, held = _open_bytes(path, keep=keep)
         try:

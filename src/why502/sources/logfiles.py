@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import IO, BinaryIO, TypeVar, cast
 
 from why502.errors import InputError
 from why502.sources import once, readahead
@@ -35,6 +35,7 @@ from why502.sources.opening import (
     open_stream,
 )
 from why502.sources.rotation import is_rotated_sibling, order_rotated
+from why502.sources.unframe import peek_head, unframed
 
 B = TypeVar("B")
 
@@ -120,19 +121,22 @@ def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
     return [Path(p) for p in order_rotated([str(p) for p in out])]
 
 
-def _open(path: Path, keep: bool = False) -> tuple[BinaryIO, BinaryIO, int, bool]:
+def _open(path: Path, keep: bool = False, unframe: bool = False,
+          ) -> tuple[BinaryIO, BinaryIO, int, bool]:
     """(reader, raw file for progress, total bytes, whether ``raw`` is kept).  Gzip is detected
-    by its magic bytes.  The file is the one the run keeps for ``path`` when there is one
-    (``sources.once``): with ``keep`` it stays kept (a sniff of the head: ``raw`` is not the
-    caller's to close), else it is taken (the whole read), so a log sniffed then read is opened
-    once."""
+    by its magic bytes; ``unframe``: a container runtime's file is read as its program's lines
+    (``sources.unframe``: the access-log readers; an error log's reader unwraps each line).
+    The file is the one the run keeps for ``path`` when there is one (``sources.once``): with
+    ``keep`` it stays kept (a sniff of the head: ``raw`` is not the caller's to close), else it
+    is taken (the whole read), so a log sniffed then read is opened once."""
     held: io.BufferedReader | None = None
     if str(path) == STDIN:
         raw = sys.stdin.buffer
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if head == b"\x1f\x8b":
-            return gunzip(raw, "stdin"), raw, 0, False  # type: ignore[return-value]
-        return raw, raw, 0, False
+            inflated = gunzip(raw, "stdin")
+            return _unframed(inflated, unframe, keep=False), raw, 0, False
+        return _unframed(raw, unframe, keep=True), raw, 0, False
     try:
         if path.is_dir():
             raise InputError(f"cannot read {path}: is a directory")
@@ -151,10 +155,19 @@ def _open(path: Path, keep: bool = False) -> tuple[BinaryIO, BinaryIO, int, bool
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if magic == b"\x1f\x8b":
-        return gunzip(f, str(path)), f, size, held is not None  # type: ignore[return-value]
+        inflated = gunzip(f, str(path))
+        return _unframed(inflated, unframe, keep=False), f, size, held is not None
     if not is_stream(str(path)):
         note_utf16(str(path), f.peek(4096)[:4096])
-    return f, f, size, held is not None
+    return _unframed(f, unframe, keep=held is not None), f, size, held is not None
+
+
+def _unframed(reader: IO[bytes], unframe: bool, keep: bool) -> BinaryIO:
+    """``reader``, or its program's lines when ``unframe`` and its head is a container runtime's
+    framing (``sources.unframe``); ``keep``: closing the lines' reader leaves ``reader`` open."""
+    if not unframe:
+        return cast("BinaryIO", reader)
+    return cast("BinaryIO", unframed(reader, peek_head(reader), keep_source=keep))
 
 
 @dataclass(frozen=True)
@@ -175,14 +188,17 @@ def iter_batches(
     max_line_bytes: int = DEFAULT_MAX_LINE,
     tolerate: Tolerate | None = None,
     ahead: int | None = None,
+    unframe: bool = False,
 ) -> Iterator[LineBatch]:
     """Yield ``LineBatch`` es for each input in order; memory is bounded by ``batch_bytes`` plus
     one (cut) line.  Raises ``InputError`` (one line) for unreadable or corrupt inputs.
 
     Several ``.gz`` inputs (an ALB folder) are read ahead on a thread, at most ``ahead`` bytes of
     inflated text held (``sources.readahead``: the same batches, notes and errors); ``ahead``
-    None: ``readahead.budget_for`` decides, 0: one file after the other on this thread."""
-    for chunk, line_no, count in iter_numbered_bytes(paths, batch_bytes, max_line_bytes, tolerate, ahead):
+    None: ``readahead.budget_for`` decides, 0: one file after the other on this thread.
+    ``unframe``: a container runtime's file is read as its program's lines (``_open``)."""
+    for chunk, line_no, count in iter_numbered_bytes(paths, batch_bytes, max_line_bytes, tolerate, ahead,
+                                                     unframe):
         text = chunk.data.decode("utf-8", errors="replace")
         yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
 
@@ -193,6 +209,7 @@ def iter_numbered_bytes(
     max_line_bytes: int = DEFAULT_MAX_LINE,
     tolerate: Tolerate | None = None,
     ahead: int | None = None,
+    unframe: bool = False,
 ) -> Iterator[tuple[ByteBatch, int, int]]:
     """``iter_batches``' batches undecoded, read ahead alike: (the raw batch, the number of its
     first line in its file, its number of lines).  For the readers that take raw bytes (the
@@ -201,11 +218,12 @@ def iter_numbered_bytes(
     budget = readahead.budget_for(paths, batch_bytes) if ahead is None else ahead
     if budget <= 0:
         for p in paths:
-            yield from _numbered(_tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate))
+            yield from _numbered(_tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes, unframe=unframe),
+                                           tolerate))
         return
 
     def chunks(p: Path | str) -> Iterator[ByteBatch]:
-        return _file_chunks(p, batch_bytes, max_line_bytes)
+        return _file_chunks(p, batch_bytes, max_line_bytes, unframe=unframe)
 
     with readahead.ReadAhead(paths, chunks, _chunk_size, budget) as ahead_of:
         for p, items in ahead_of.files():
@@ -269,21 +287,22 @@ def discovered(paths: Iterable[str], rotated: bool) -> frozenset[str]:
 def head_batch(path: Path | str, batch_bytes: int) -> LineBatch | None:
     """The first batch ``iter_batches([path], batch_bytes)`` gives (None: no line), read from
     the file the run keeps open for ``path`` (``sources.once.keep``), so that the reader that
-    reads it whole next takes that file rather than opening it again."""
-    for chunk in _file_chunks(path, batch_bytes, DEFAULT_MAX_LINE, keep=True):
+    reads it whole next takes that file rather than opening it again.  A container runtime's
+    file is read as its program's lines (``sources.unframe``): the sniffs ask what it wrote."""
+    for chunk in _file_chunks(path, batch_bytes, DEFAULT_MAX_LINE, keep=True, unframe=True):
         text = chunk.data.decode("utf-8", errors="replace")
         return LineBatch(chunk.path, 1, text, text.count("\n") + 1, chunk.bytes_done, chunk.bytes_total)
     return None
 
 
 def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int,
-                 keep: bool = False) -> Iterator[ByteBatch]:
+                 keep: bool = False, unframe: bool = False) -> Iterator[ByteBatch]:
     """One input's batches; the file is closed when the generator ends (``keep``: not the file
     the run keeps, ``_open``)."""
     def cut(reader: BinaryIO, cuts: list[int]) -> Iterator[bytes]:
         return _chunks(reader, batch_bytes, max_line_bytes, cuts)
 
-    for name, body, done, total in _file_bodies(p, max_line_bytes, cut, keep):
+    for name, body, done, total in _file_bodies(p, max_line_bytes, cut, keep, unframe):
         yield ByteBatch(name, body, done, total)
 
 
@@ -291,13 +310,13 @@ T = TypeVar("T")
 
 
 def _file_bodies(p: Path | str, max_line_bytes: int, cut: Callable[[BinaryIO, list[int]], Iterator[T]],
-                 keep: bool = False) -> Iterator[tuple[str, T, int, int]]:
+                 keep: bool = False, unframe: bool = False) -> Iterator[tuple[str, T, int, int]]:
     """(name, batch body, bytes read so far, file size) for one input, its batches cut by
     ``cut(reader, cuts)``: the opening, closing, error wording and over-long line note that
     ``iter_byte_batches`` and ``iter_byte_views`` share."""
     path = Path(p)
     name = STDIN if str(path) == STDIN else str(path)
-    reader, raw, total, kept = _open(path, keep)
+    reader, raw, total, kept = _open(path, keep, unframe)
     cuts = [0]
     try:
         for body in cut(reader, cuts):
@@ -394,6 +413,7 @@ def iter_byte_views(
     paths: Iterable[Path | str],
     buffers: ReadBuffers,
     tolerate: Tolerate | None = None,
+    unframe: bool = False,
 ) -> Iterator[ViewBatch]:
     """``iter_byte_batches(paths, buffers.batch_bytes, buffers.max_line_bytes)``'s batches, the
     same bytes cut at the same places (``_view_chunks``), each a view into a reused buffer
@@ -403,8 +423,8 @@ def iter_byte_views(
         return _view_chunks(reader, buffers, cuts)
 
     for p in paths:
-        for name, (data, buffer), done, total in _tolerant(p, _file_bodies(p, buffers.max_line_bytes, cut),
-                                                           tolerate):
+        bodies = _file_bodies(p, buffers.max_line_bytes, cut, unframe=unframe)
+        for name, (data, buffer), done, total in _tolerant(p, bodies, tolerate):
             yield ViewBatch(name, data, buffer, done, total)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from why502.sources import once
+from why502.sources.unframe import framing
 from why502.textutil import polars_sniffs
 
 if TYPE_CHECKING:
@@ -76,8 +77,9 @@ def scannable(head: bytes | None) -> bool:
     """True for a non-empty regular file whose first bytes polars would not take for a
     compressed stream (``textutil.polars_sniffs``, by the magic bytes whatever the name): gzip,
     and a text file starting ``x^`` -- the chunk reader reads those: the files ``scan_split``
-    can read.  ``head``: the file's, from :func:`probe`."""
-    return head is not None and not polars_sniffs(head)
+    can read -- and not a container runtime's file, which the chunk reader unframes
+    (``sources.unframe``).  ``head``: the file's, from :func:`probe`."""
+    return head is not None and not polars_sniffs(head) and framing(head) is None
 
 
 def has_long_line(path: str, limit: int) -> bool:

@@ -95,7 +95,7 @@ def iter_records(paths: list[str], family: str | None) -> Iterator[tuple[str, in
     fams = families()
     vector = fams.frame(family)
     size = VECTOR_BATCH_BYTES if vector is not None else DEFAULT_BATCH_BYTES
-    for batch in iter_batches(expand_paths(paths), batch_bytes=size):
+    for batch in iter_batches(expand_paths(paths), batch_bytes=size, unframe=True):
         lines = batch.lines
         fast: dict[int, LbRecord] = {}
         if vector is not None and family is not None:
@@ -309,7 +309,7 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
         items = _blocks(expand_paths(paths), family, batch_bytes)
     else:
         read = _batch_rows
-        batches = iter_batches(expand_paths(paths), batch_bytes=batch_bytes)
+        batches = iter_batches(expand_paths(paths), batch_bytes=batch_bytes, unframe=True)
         items = ((batch, family) for batch in batches)
 
     def work(item: tuple[Any, ...]) -> T:
@@ -629,7 +629,7 @@ def _blocks(files: Sequence[Path | str], family: str, batch_bytes: int,
     """(block, number of its first line, family[, fold]) of ``files`` (``expand_paths``' answer)
     read as raw bytes (an ALB folder's ``.gz`` files inflated ahead on a thread,
     ``sources.readahead``): the input of ``_convert_block``."""
-    for block, line, _count in iter_numbered_bytes(files, batch_bytes=batch_bytes):
+    for block, line, _count in iter_numbered_bytes(files, batch_bytes=batch_bytes, unframe=True):
         yield block, line, family, *fold
 
 
@@ -644,7 +644,7 @@ def _view_blocks(files: Sequence[Path | str], family: str, buffers: ReadBuffers,
     them in the file (``_renumbered``): counting 500 MB of newlines here was ~0.2 s more of
     the thread the workers wait for."""
     for file_no, path in enumerate(files):
-        for block in iter_byte_views([path], buffers):
+        for block in iter_byte_views([path], buffers, unframe=True):
             yield block, 1, family, fold, file_no
 
 
@@ -708,7 +708,7 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
         items = _blocks(files, family, size, *(() if fold is None else (fold,)))
     else:
         convert = _convert
-        items = ((batch, family) for batch in iter_batches(files, batch_bytes=size))
+        items = ((batch, family) for batch in iter_batches(files, batch_bytes=size, unframe=True))
     stats_fold = fold is not None and not codes_only
     lanes, folded = Lanes(1 if stats_fold else workers, workers), 0
     first: dict[int, int] = {}  # (``_renumbered``)

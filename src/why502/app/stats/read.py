@@ -503,7 +503,7 @@ def _raw_batches(paths: Iterable[str], progress: ProgressBytes | None = None
     """``batches_of``' batches undecoded (``sources.logfiles.iter_numbered_bytes``): (the batch,
     the number of its first line)."""
     try:
-        for batch, first, count in iter_numbered_bytes(paths):
+        for batch, first, count in iter_numbered_bytes(paths, unframe=True):
             if count:
                 yield batch, first
             if progress is not None:
@@ -523,7 +523,7 @@ def batches_of(paths: Iterable[str], progress: ProgressBytes | None = None
     (``sources.logfiles.iter_batches``): (path, number of the first line, the lines);
     ``progress`` gets the bytes of the current file read so far."""
     try:
-        for batch in iter_batches(paths):
+        for batch in iter_batches(paths, unframe=True):
             if batch.count:
                 yield batch.path, batch.first_line, pl.Series("line", [batch.text]).str.split("\n").explode()
             if progress is not None:

@@ -1,0 +1,172 @@
+"""An access log inside a container runtime's framing, read as the lines the program wrote.
+
+Why: a proxy in a container writes its access log to stdout, and what is on disk is the
+runtime's file: docker's json-file driver (``/var/lib/docker/containers/ID/ID-json.log``, one
+``{"log":"<line>\\n","stream":"stdout","time":"..."}`` object a line, a line over 16 KiB split
+into objects whose ``log`` has no newline: moby ``daemon/logger/jsonfilelog``) or a CRI runtime's
+(``/var/log/containers/*.log``, ``<RFC 3339 time> <stream> <P|F> <line>``, ``P`` a partial line
+the next one continues: kubelet's CRI log format, ``k8s.io/cri-client`` ``pkg/logs``).  Error
+logs are unframed line by line by their readers (``parsers.wrappers.unwrap``); the access-log
+readers (the native scanners, polars' splits) read lines as the proxy wrote them, so a framed
+access log was refused ("none of the lines matches the log format") or, with CRI's prefix,
+read with the runtime's time for the client (docs/limits.md, stop 68).
+
+A file is framed when every one of its first non-empty lines (at least ``MIN_LINES`` of them in
+the first bytes a reader peeks) is in one framing: then the access-log readers
+(``sources.byte_chunks`` for ``stats``, ``sources.logfiles`` for the edge families) read it
+through :class:`Unframed`, each framed line its program's line (both streams: Caddy writes its
+access log to stderr), partial lines joined, a line in no framing kept as it is.  A line
+joined from parts is one line, so the line numbers after it are the program's, one fewer than
+the file's for each join.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import zlib
+from typing import IO
+
+#: the first lines a framing is recognised from, at most; fewer when the peeked bytes hold fewer
+HEAD_LINES = 20
+#: ... and at least this many complete lines, else the file is read as it is
+MIN_LINES = 2
+#: the bytes of the framed file read at a time
+BLOCK = 1 << 20
+
+# RFC 3339 as kubelet writes it (time.RFC3339Nano) and CRI-O, then the stream and the tag
+_CRI = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (stdout|stderr) ([PF]) ?")
+# docker's json-file object, its keys in the order the driver writes them (jsonlog.JSONLogs)
+_DOCKER = re.compile(rb'^\{"log":"(?:[^"\\]|\\.)*","stream":"(?:stdout|stderr)"')
+
+CRI = "cri"
+DOCKER = "docker"
+
+
+def framing(head: bytes) -> str | None:
+    """``CRI`` or ``DOCKER`` when every complete non-empty line of ``head`` (the first
+    ``HEAD_LINES``, at least ``MIN_LINES``) is in that framing, else None."""
+    lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()][:HEAD_LINES]
+    if len(lines) < MIN_LINES:
+        return None
+    for kind, rx in ((CRI, _CRI), (DOCKER, _DOCKER)):
+        if all(rx.match(ln) for ln in lines):
+            return kind
+    return None
+
+
+def unframe_lines(data: bytes, kind: str, pending: bytes = b"") -> tuple[list[bytes], bytes]:
+    """The program's lines of ``data`` (whole framed lines, no newline after the last), and
+    the part of a line still to be continued (``pending``: given back with the next block)."""
+    out: list[bytes] = []
+    for raw in data.split(b"\n"):
+        if not raw:
+            continue
+        text, whole = _line(raw, kind)
+        if text is None:  # in no framing: the line as it is (a partial before it ends there)
+            if pending:
+                out.append(pending)
+                pending = b""
+            out.append(raw)
+            continue
+        pending += text
+        if whole:
+            out.append(pending)
+            pending = b""
+    return out, pending
+
+
+def _line(raw: bytes, kind: str) -> tuple[bytes | None, bool]:
+    """(the program's text of one framed line, whether it ends the line), or (None, True)."""
+    if kind == CRI:
+        m = _CRI.match(raw)
+        if m is None:
+            return None, True
+        return raw[m.end():], m.group(2) == b"F"
+    if not raw.startswith(b'{"log":'):
+        return None, True
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None, True
+    log = obj.get("log") if isinstance(obj, dict) else None
+    if not isinstance(log, str):
+        return None, True
+    text = log.encode("utf-8", "surrogateescape")
+    if text.endswith(b"\n"):
+        return text[:-1].removesuffix(b"\r"), True
+    return text, False
+
+
+class Unframed(io.RawIOBase):
+    """A framed file's bytes as the program's lines, each ending in a newline.  Reads ``source``
+    ``BLOCK`` bytes at a time; ``close`` closes ``source`` unless ``keep_source``."""
+
+    def __init__(self, source: IO[bytes], kind: str, keep_source: bool = False) -> None:
+        super().__init__()
+        self.source, self.kind, self.keep_source = source, kind, keep_source
+        self._out = bytearray()
+        self._carry = b""  # a framed line not yet ended by a newline
+        self._pending = b""  # a program's line still to be continued
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        while not self._out and not self._eof:
+            self._fill()
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        del self._out[:n]
+        return n
+
+    def _fill(self) -> None:
+        data = self.source.read(BLOCK)
+        if not data:
+            self._eof = True
+            tail, self._carry = self._carry, b""
+            lines, self._pending = unframe_lines(tail, self.kind, self._pending)
+            if self._pending:  # a partial line at the very end is a line
+                lines.append(self._pending)
+                self._pending = b""
+        else:
+            data = self._carry + data
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                self._carry = data
+                return
+            self._carry = data[cut + 1:]
+            lines, self._pending = unframe_lines(data[:cut], self.kind, self._pending)
+        for line in lines:
+            self._out += line
+            self._out += b"\n"
+
+    def close(self) -> None:
+        if not self.closed and not self.keep_source:
+            self.source.close()
+        super().close()
+
+
+def peek_head(reader: IO[bytes], n: int = 64 << 10) -> bytes:
+    """The first bytes ``reader`` holds without consuming them (a buffered reader's ``peek``),
+    or none: a reader that cannot peek, or whose first bytes cannot be read (a damaged ``.gz``:
+    the read that follows says so, as it did before this was asked)."""
+    peek = getattr(reader, "peek", None)
+    if peek is None:
+        return b""
+    try:
+        return bytes(peek(n))
+    except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile):
+        return b""
+
+
+def unframed(reader: IO[bytes], peek: bytes, keep_source: bool = False) -> IO[bytes]:
+    """``reader`` as the program's lines when ``peek`` (its first bytes) shows a framing, else
+    ``reader`` itself."""
+    kind = framing(peek)
+    if kind is None:
+        return reader
+    return io.BufferedReader(Unframed(reader, kind, keep_source), BLOCK)
