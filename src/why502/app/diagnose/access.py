@@ -156,6 +156,9 @@ def _readable(paths: list[str], explicit: bool, diags: list[Diagnostic]) -> list
     """The access logs that can be read; a discovered one that cannot is a diagnostic."""
     readable = []
     for p in paths:
+        if p == "-" and explicit:  # stdin (``--access-log -``): read as ``stats -`` reads it
+            readable.append(p)
+            continue
         skip = None if explicit else discovered_skip(p)
         if skip:
             diags.append(Diagnostic("info", f"access log {skip}", p))

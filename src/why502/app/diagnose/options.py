@@ -111,6 +111,10 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
              *(("--app-log", p) for p in options.app_logs),
              *(("--app-conf", p) for p in options.app_confs),
              ("--k8s", options.k8s if options.k8s != "kubectl" else None)]
+    stdin = [flag for flag, path in named if path == "-"]
+    if len(stdin) > 1:  # stdin is read once: a second reader would get nothing, or the first one's rest
+        raise InputError(f"- (stdin) is named by {' and '.join(stdin)}: it can be read by one of them only; "
+                         "save the other log to a file")
     for flag, path in named:
         if path and path != "-" and (why := unreadable(path) or _folder_refused(flag, path, options)):
             raise InputError(f"cannot read {path} ({flag}): {why}")
