@@ -217,6 +217,7 @@ class LogFamilies:
             if not line.strip():
                 continue
             seen += 1
+            line = line[:-1] if line.endswith("\r") else line  # (as ``parse_line`` reads it)
             fam = self.family_of(line)
             if fam is None:
                 fam = next((name for name, own in self._own if own(line)), None)
@@ -250,7 +251,11 @@ class LogFamilies:
         return tuple(fam for fam, _n in votes.most_common())
 
     def parse_line(self, line: str, family: str | None = None) -> LbRecord | None:
-        """One line -> its record (None: not a request line of ``family``, or of any family)."""
+        """One line -> its record (None: not a request line of ``family``, or of any family).
+        A line's ``\r`` before its newline (a log written or copied on Windows) is not part of it:
+        Traefik's common-format line ends in ``ms``, and read with it no Traefik log was one."""
+        if line.endswith("\r"):
+            line = line[:-1]
         if "{" in line:
             obj = json_object(line)
             if obj is not None:
