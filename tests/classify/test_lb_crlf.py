@@ -9,7 +9,6 @@ read alike already; they are kept here so that stays so.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from tests.conftest import RunMain
 from tests.stats.test_lb_frames import _corpus
 from tests.support.reports import without_timing
+from tests.support.variants import documents
 from why502.proxies.logfamilies import families
 
 
@@ -36,19 +36,12 @@ def test_crlf_lines_read_as_lf_lines(family: str, tmp_path: Path, run_main: RunM
     fams = families()
     lines = [ln for ln in _corpus() if fams.parse_line(ln, family) is not None]
     assert len(lines) >= 8
+    ways = {"lf": "\n".join(lines).encode() + b"\n", "crlf": "\r\n".join(lines).encode() + b"\r\n"}
     for argv in (("stats", "LOG", "--format", "json", "--no-progress"),
                  ("classify", "LOG", "--format", "json"),
                  ("diagnose", "--offline", "--access-log", "LOG", "--format", "json")):
-        docs = []
-        for name, end in (("lf", "\n"), ("crlf", "\r\n")):
-            folder = tmp_path / name
-            folder.mkdir(exist_ok=True)
-            log = folder / "access.log"
-            log.write_bytes(end.join(lines).encode() + end.encode())
-            code, out, err = run_main(*[str(log) if a == "LOG" else a for a in argv])
-            assert out.strip(), err
-            docs.append((code, _no_cr(without_timing(json.loads(out.replace(str(folder), "DIR"))))))
-        assert docs[1] == docs[0], (family, argv[0])
+        lf, crlf = documents(run_main, tmp_path, ways, *argv, normalize=lambda d: _no_cr(without_timing(d)))
+        assert crlf == lf, (family, argv[0])
 
 
 def test_a_traefik_common_format_line_with_its_cr_is_traefik_s() -> None:

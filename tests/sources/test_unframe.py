@@ -15,14 +15,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import RunMain
 from tests.stats.test_lb_frames import _corpus
 from tests.support.paths import FIXTURES_DIR
-from tests.support.reports import without_timing
+from tests.support.variants import documents
 from why502.proxies.logfamilies import families
 from why502.sources.unframe import CRI, DOCKER, Unframed, framing, unframe_lines
 
@@ -91,24 +90,12 @@ def test_the_reader_gives_the_lines_across_its_blocks(monkeypatch: pytest.Monkey
     assert io.BufferedReader(tail).read() == b"a\ncut at the end\n"
 
 
-def _doc(run_main: RunMain, *argv: str) -> tuple[int, Any]:
-    code, out, err = run_main(*argv)
-    assert out.strip(), err
-    return code, out
-
-
 def _same(run_main: RunMain, tmp_path: Path, lines: list[str], *argv: str) -> None:
     """``why502 ARGV LOG`` gives the same document for ``lines`` plain, docker-framed and
     CRI-framed (the file's name the same)."""
-    docs = []
-    for name, text in (("plain", "\n".join(lines) + "\n"), ("docker", _docker(lines, split_at=1)),
-                       ("cri", _cri(lines, split_at=2))):
-        folder = tmp_path / name
-        folder.mkdir(exist_ok=True)
-        log = folder / "access.log"
-        log.write_text(text, encoding="utf-8")
-        code, out = _doc(run_main, *[str(log) if a == "LOG" else a for a in argv])
-        docs.append((code, without_timing(json.loads(out.replace(str(folder), "DIR")))))
+    ways = {"plain": ("\n".join(lines) + "\n").encode(), "docker": _docker(lines, split_at=1).encode(),
+            "cri": _cri(lines, split_at=2).encode()}
+    docs = documents(run_main, tmp_path, ways, *argv)
     assert docs[1] == docs[0] and docs[2] == docs[0]
 
 
