@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import RunMain
 from tests.support.reports import without_timing
-
-RunMain = Callable[..., tuple[int, str, str]]
 
 
 def documents(run_main: RunMain, tmp_path: Path, ways: Mapping[str, bytes], *argv: str,
