@@ -256,6 +256,8 @@ class LogFamilies:
         Traefik's common-format line ends in ``ms``, and read with it no Traefik log was one."""
         if line.endswith("\r"):
             line = line[:-1]
+        if line.startswith("\ufeff"):  # a file's byte-order mark, on its first line
+            line = line[1:]
         if "{" in line:
             obj = json_object(line)
             if obj is not None:
