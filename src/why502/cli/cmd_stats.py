@@ -240,8 +240,8 @@ def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: objec
     from why502.app.stats.lb import lb_stats
     from why502.app.stats.report import lb_report
 
-    if not args.files or "-" in args.files:
-        raise UsageError(f"--log-type {log_type} reads files (or a directory), not stdin")
+    if not args.files:  # (stdin is read when named: ``-``)
+        raise UsageError(f"--log-type {log_type} reads the files, directories or - (stdin) named after it")
     if args.lb_timeout is not None and args.lb_timeout <= 0:
         raise UsageError("--lb-timeout must be positive")
     data = lb_stats(
