@@ -46,4 +46,4 @@ def test_an_edge_log_on_stdin_without_its_type_says_to_give_it() -> None:
     got = _run("stats", "-", "--no-progress", stdin=data)
     assert got.returncode == 3
     err = got.stderr.decode()
-    assert err.count("\n") == 1 and "on stdin: give --log-type" in err
+    assert err.count("\n") == 1 and "on stdin: give its --log-type" in err

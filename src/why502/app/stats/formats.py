@@ -168,7 +168,7 @@ def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_
         if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
             hint = "the lines start like this format but go on after it: give the full log_format"
         if last_path == "-":  # stdin is not sniffed for an edge's log (it is read once)
-            hint += "; an edge's log (ALB, Cloudflare, Envoy, Caddy, Traefik) on stdin: give --log-type"
+            hint += "; a load balancer's or edge proxy's log on stdin: give its --log-type"
         hint = utf16_hint(last_path) or hint  # the reason, when it is one (sources.opening)
         raise UnmatchedLogError(
             f"none of the {acc.lines} lines of {last_path} matches the log format ({source}): "
