@@ -31,7 +31,7 @@ from why502.sources.buffers import MappedBuffers
 from why502.sources.newlines import newlines
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
-from why502.sources.unframe import framing, peek_head, unframe_lines, unframed
+from why502.sources.unframe import framing, unframe_lines, unframed
 
 __all__ = [
     "CHUNK_BYTES",
@@ -130,8 +130,8 @@ def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | N
         src = _replay_source(path)
         if src.peek(256 << 10)[:2] == b"\x1f\x8b":
             inflated = gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path)
-            return unframed(inflated, _peeked(inflated)), None
-        return unframed(cast("IO[bytes]", src), src.peek(64 << 10)), None
+            return unframed(inflated), None
+        return unframed(cast("IO[bytes]", src)), None
     fh: io.BufferedReader | None = None
     check_named(path)  # a socket, a block device, our own stdout: one line, exit 3
     held = once.keep(path) if keep else None
@@ -151,16 +151,10 @@ def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | N
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
         inflated = gunzip(fh, path)
-        return unframed(inflated, _peeked(inflated)), held
+        return unframed(inflated), held
     note_utf16(path, fh.peek(4096)[:4096])
     # a container runtime's file (docker's json-file, CRI): its program's lines (sources.unframe)
-    return unframed(fh, fh.peek(64 << 10), keep_source=held is not None), held
-
-
-def _peeked(reader: IO[bytes]) -> bytes:
-    """The first bytes of a reader that can peek (gunzip's), else none -- none, too, when they
-    cannot be read: a damaged ``.gz`` is said by the read that follows, as before."""
-    return peek_head(reader)
+    return unframed(fh, keep_source=held is not None), held
 
 
 def iter_byte_chunks(

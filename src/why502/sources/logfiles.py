@@ -35,7 +35,7 @@ from why502.sources.opening import (
     open_stream,
 )
 from why502.sources.rotation import is_rotated_sibling, order_rotated
-from why502.sources.unframe import peek_head, unframed
+from why502.sources.unframe import unframed
 
 B = TypeVar("B")
 
@@ -167,7 +167,7 @@ def _unframed(reader: IO[bytes], unframe: bool, keep: bool) -> BinaryIO:
     framing (``sources.unframe``); ``keep``: closing the lines' reader leaves ``reader`` open."""
     if not unframe:
         return cast("BinaryIO", reader)
-    return cast("BinaryIO", unframed(reader, peek_head(reader), keep_source=keep))
+    return cast("BinaryIO", unframed(reader, keep_source=keep))
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class Unframed(io.RawIOBase):
         super().close()
 
 
-def peek_head(reader: IO[bytes], n: int = 64 << 10) -> bytes:
+def _peek_head(reader: IO[bytes], n: int = 64 << 10) -> bytes:
     """The first bytes ``reader`` holds without consuming them (a buffered reader's ``peek``),
     or none: a reader that cannot peek, or whose first bytes cannot be read (a damaged ``.gz``:
     the read that follows says so, as it did before this was asked)."""
@@ -163,10 +163,10 @@ def peek_head(reader: IO[bytes], n: int = 64 << 10) -> bytes:
         return b""
 
 
-def unframed(reader: IO[bytes], peek: bytes, keep_source: bool = False) -> IO[bytes]:
-    """``reader`` as the program's lines when ``peek`` (its first bytes) shows a framing, else
-    ``reader`` itself."""
-    kind = framing(peek)
+def unframed(reader: IO[bytes], keep_source: bool = False) -> IO[bytes]:
+    """``reader`` as the program's lines when its first bytes (peeked, not consumed) show a
+    framing, else ``reader`` itself."""
+    kind = framing(_peek_head(reader))
     if kind is None:
         return reader
     return io.BufferedReader(Unframed(reader, kind, keep_source), BLOCK)
