@@ -130,8 +130,7 @@ class RecordBatch:
     @property
     def lines(self) -> int:
         """Its non-empty lines (a row of the vectorised readers is one)."""
-        return (self.answered.height + len(self.others) + self.dropped
-                + (self.rows.height if self.rows is not None else 0)
+        return (self.counted + self.dropped
                 + (int(self.answers["len"].sum()) if self.answers is not None else 0))
 
     @property
