@@ -37,7 +37,23 @@ typedef struct {
 
 static uint64_t fold_seed = 0x9e3779b97f4a7c15ULL;
 
+/* the last 0-7 bytes of a key as a word: a key of 8 bytes or more reads its last eight, which
+ * overlap bytes already read (the same for the same key, the length in the seed), one load
+ * instead of a variable-length copy that compilers turn into a byte loop -- the lookups of
+ * nginx's fold (_scan_fold.h) spent ~0.2 CPU-s of a 5M-line `stats` there (BENCHMARKS.md) */
+static inline uint64_t tail_word(const char *p, size_t n, size_t whole) {
+    uint64_t w = 0;
+    if (n == 0) return 0;
+    if (whole >= 8) {
+        memcpy(&w, p + n - 8, 8);
+        return w;
+    }
+    memcpy(&w, p, n);
+    return w;
+}
+
 static inline uint64_t fold_hash(const char *p, size_t n) {
+    size_t whole = n;
     uint64_t h = fold_seed ^ (n * 0xff51afd7ed558ccdULL);
     while (n >= 8) {
         uint64_t w;
@@ -47,10 +63,30 @@ static inline uint64_t fold_hash(const char *p, size_t n) {
         p += 8;
         n -= 8;
     }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h = (h ^ tail_word(p, n, whole)) * 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 32);
+}
+
+/* a == b over n bytes, eight at a time (keys are tens of bytes, literals a few: the call to
+ * memcmp and its dispatch cost more than the comparison) */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+    size_t k = 0;
+    if (n < 8) {
+        for (; k < n; k++)
+            if (a[k] != b[k]) return 0;
+        return 1;
+    }
+    for (; k + 8 <= n; k += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + k, 8);
+        memcpy(&y, b + k, 8);
+        if (x != y) return 0;
+    }
+    if (k == n) return 1;
+    uint64_t x, y;
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
 }
 
 /* the key being built: parts appended length-prefixed */
@@ -106,7 +142,7 @@ static inline int64_t gt_count_hashed(GroupTable *t, uint32_t row, Py_ssize_t at
     const char *k = t->key.data;
     size_t len = t->key.len; /* >= 4: every key has a part */
     FoldGroup *g = t->last;
-    if (g != NULL && g->len == len && memcmp(t->arena.data + g->off, k, len) == 0) {
+    if (g != NULL && g->len == len && same_bytes(t->arena.data + g->off, k, len)) {
         g->count++;
         g->last_row = row;
         g->last_at = at;
@@ -134,7 +170,7 @@ static inline int64_t gt_count_hashed(GroupTable *t, uint32_t row, Py_ssize_t at
             t->used++;
             break;
         }
-        if (g->hash == h && g->len == len && memcmp(t->arena.data + g->off, k, len) == 0) {
+        if (g->hash == h && g->len == len && same_bytes(t->arena.data + g->off, k, len)) {
             g->count++;
             g->last_row = row;
             g->last_at = at;

@@ -230,7 +230,7 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
             switch (s->op) {
             case COP_SINGLE: break;
             case COP_ANCHOR: ok = n > 0; break;
-            case COP_LIT: ok = n == s->len && memcmp(a, s->lit, (size_t)n) == 0; break;
+            case COP_LIT: ok = n == s->len && same_bytes(a, s->lit, (size_t)n); break;
             case COP_PRE:
                 if (n < s->pre + s->width) ok = 0;
                 else { v = a + s->pre; vl = s->width; }
