@@ -42,6 +42,37 @@ static inline void buf_put(Buf *b, const char *s, size_t n) {
 }
 
 
+/* the first n bytes of a and b are the same, compared a word at a time: the values compared are
+ * short (JSON keys, group keys, a format's literals), and a call to memcmp cost more than the
+ * compare (_jsonscan's keys; group_table.h's lookups, BENCHMARKS.md stop 69) */
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    uint64_t x, y;
+    if (n >= 8) {
+        Py_ssize_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        if (i == n) return 1;
+        memcpy(&x, a + n - 8, 8); /* the last bytes, overlapping the ones compared */
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v) return 0;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* every byte printable ASCII (0x20-0x7e), eight at a time */
 static inline int printable(const char *s, Py_ssize_t n) {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;

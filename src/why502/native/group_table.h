@@ -67,28 +67,6 @@ static inline uint64_t fold_hash(const char *p, size_t n) {
     return h ^ (h >> 32);
 }
 
-/* a == b over n bytes, eight at a time (keys are tens of bytes, literals a few: the call to
- * memcmp and its dispatch cost more than the comparison) */
-static inline int same_bytes(const char *a, const char *b, size_t n) {
-    size_t k = 0;
-    if (n < 8) {
-        for (; k < n; k++)
-            if (a[k] != b[k]) return 0;
-        return 1;
-    }
-    for (; k + 8 <= n; k += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + k, 8);
-        memcpy(&y, b + k, 8);
-        if (x != y) return 0;
-    }
-    if (k == n) return 1;
-    uint64_t x, y;
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-    return x == y;
-}
-
 /* the key being built: parts appended length-prefixed */
 static inline void gt_part(GroupTable *t, const char *v, Py_ssize_t n) {
     uint32_t len = (uint32_t)n;
@@ -142,7 +120,7 @@ static inline int64_t gt_count_hashed(GroupTable *t, uint32_t row, Py_ssize_t at
     const char *k = t->key.data;
     size_t len = t->key.len; /* >= 4: every key has a part */
     FoldGroup *g = t->last;
-    if (g != NULL && g->len == len && same_bytes(t->arena.data + g->off, k, len)) {
+    if (g != NULL && g->len == len && same_bytes(t->arena.data + g->off, k, (Py_ssize_t)len)) {
         g->count++;
         g->last_row = row;
         g->last_at = at;
@@ -170,7 +148,7 @@ static inline int64_t gt_count_hashed(GroupTable *t, uint32_t row, Py_ssize_t at
             t->used++;
             break;
         }
-        if (g->hash == h && g->len == len && same_bytes(t->arena.data + g->off, k, len)) {
+        if (g->hash == h && g->len == len && same_bytes(t->arena.data + g->off, k, (Py_ssize_t)len)) {
             g->count++;
             g->last_row = row;
             g->last_at = at;

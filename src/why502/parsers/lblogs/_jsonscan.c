@@ -180,36 +180,6 @@ typedef struct {
     ShapeKey *sk, *sk_end;
 } Cur;
 
-/* the first n bytes of a and b are the same (n <= SHAPE_KEY_MAX; keys are short: a call to
- * memcmp per key cost more than the compare) */
-static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
-    uint64_t x, y;
-    if (n >= 8) {
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y) return 0;
-        }
-        if (i == n) return 1;
-        memcpy(&x, a + n - 8, 8); /* the last bytes, overlapping the ones compared */
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        uint32_t u, v;
-        memcpy(&u, a, 4);
-        memcpy(&v, b, 4);
-        if (u != v) return 0;
-        memcpy(&u, a + n - 4, 4);
-        memcpy(&v, b + n - 4, 4);
-        return u == v;
-    }
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (a[i] != b[i]) return 0;
-    return 1;
-}
-
 /* the occurrences of the once texts in a string [start, q) just scanned (q its closing quote) */
 static inline void once_count(Once *o, const char *start, const char *q, int escaped) {
     if (!escaped && !(o->lens & length_bit(q - start))) return;
