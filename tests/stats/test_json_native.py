@@ -257,10 +257,11 @@ def test_the_pass_reads_the_plain_lines_and_hands_back_the_doubtful(family: str)
     got = batch.json_block("\n".join(lines).encode(), schema, native)
     assert got is not None
     frame, back = got
-    # another family's names as values: Cloudflare's guards have none (its key ranks first)
+    # another family's names as values: Cloudflare's guards have none (its key ranks first); a
+    # CRLF line is read without its "\r", as the per-line parser reads it (stop 69: it went back)
     other = [3] if family == "cloudflare" else []
-    assert frame["idx"].to_list() == sorted([0, 6, *other])
-    assert back == [i for i in (1, 2, 3, 4, 5) if i not in other]
+    assert frame["idx"].to_list() == sorted([0, 4, 6, *other])
+    assert back == [i for i in (1, 2, 3, 5) if i not in other]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -24,10 +24,18 @@ T = TypeVar("T")
 
 @dataclass
 class Sample:
+    """A line of the log quoted as evidence (``file``:``line``, its time when it has one).
+    ``text`` is the line without a CRLF log's ``\r`` (the readers cut lines at ``\n``): the
+    JSON report quoted it, where the text and Markdown ones drop control characters."""
+
     file: str
     line: int
     text: str
     time: str | None
+
+    def __post_init__(self) -> None:
+        if self.text.endswith("\r"):  # (one, as ``parsers.lblogs.family.parse_line`` drops it)
+            self.text = self.text[:-1]
 
 
 @dataclass

@@ -62,7 +62,11 @@ def _terms(family: str) -> pl.DataFrame:
 
 
 def match_rx(lines: pl.Series, rx: str) -> tuple[pl.DataFrame, pl.Series]:
-    """(the lines ``rx`` takes, with its groups in the struct column ``m``; the ``idx`` of the others)."""
+    """(the lines ``rx`` takes, with its groups in the struct column ``m``; the ``idx`` of the others).
+    A CRLF line is matched without its ``\\r``, as ``family.parse_line`` reads it and the native
+    passes take it (``native/arrow_buf.h`` ``scan_lines``)."""
+    if lines.str.ends_with("\r").any():
+        lines = lines.str.strip_suffix("\r")
     df = pl.DataFrame({"text": lines}).with_row_index("idx").with_columns(
         pl.col("text").str.extract_groups(rx).alias("m"))
     taken = pl.col("m").struct.field("time").is_not_null()
