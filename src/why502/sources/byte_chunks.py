@@ -31,7 +31,7 @@ from why502.sources.newlines import newlines
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16
 from why502.sources.replay import replay_source
 from why502.sources.rotation import order_rotated, rotated_base
-from why502.sources.unframe import framing, unframe_lines, unframed
+from why502.sources.unframe import framing, unframe_block, unframed
 
 __all__ = [
     "CHUNK_BYTES",
@@ -321,7 +321,7 @@ def head_lines(path: str, n: int = 200, keep: bool = False) -> list[str]:
                 return []
         kind = framing(data)  # as the reader to come unframes it (_open_bytes)
         if kind is not None:
-            data = b"\n".join(unframe_lines(data[:data.rfind(b"\n")], kind)[0])
+            data = unframe_block(data[:data.rfind(b"\n")], kind)[0]
     else:
         fh, held = _open_bytes(path, keep=keep)
         try:
