@@ -23,7 +23,7 @@ from tests.stats.test_lb_frames import _corpus
 from tests.support.paths import FIXTURES_DIR
 from tests.support.variants import documents
 from why502.proxies.logfamilies import families
-from why502.sources.unframe import CRI, DOCKER, Unframed, framing, unframe_lines
+from why502.sources.unframe import CRI, DOCKER, Pending, Unframed, framing, unframe_block
 
 T = "2026-11-21T10:00:00.123456789Z"
 NGINX_ACCESS = FIXTURES_DIR / "recorded" / "demo-fpm-exhausted" / "access.log"
@@ -67,15 +67,40 @@ def test_a_framing_is_every_head_line_s() -> None:
 
 
 def test_parts_of_a_line_are_joined_and_unframed_lines_kept() -> None:
-    lines, pending = unframe_lines(_cri(["0123456789" * 3, "second"], split_at=0).encode(), CRI)
-    assert lines == [b"0123456789" * 3, b"second"] and pending == b""
+    assert unframe_block(_cri(["0123456789" * 3, "second"], split_at=0).encode(), CRI) == (
+        b"0123456789" * 3 + b"\nsecond\n", 2)
     data = _docker(["0123456789" * 3, 'a "quoted" \\ line \u00e9', "third"], split_at=0)
-    lines, pending = unframe_lines(data.encode(), DOCKER)
-    assert lines == [b"0123456789" * 3, 'a "quoted" \\ line \u00e9'.encode(), b"third"]
-    lines, pending = unframe_lines(f"{T} stdout P head".encode(), CRI)
-    assert lines == [] and pending == b"head"  # continued by the next block
-    lines, _ = unframe_lines(b"not framed at all", CRI, pending=b"head")
-    assert lines == [b"head", b"not framed at all"]
+    block, _n = unframe_block(data.encode(), DOCKER)
+    assert block.split(b"\n")[:-1] == [b"0123456789" * 3, 'a "quoted" \\ line \u00e9'.encode(), b"third"]
+    pending: Pending = {}
+    assert unframe_block(f"{T} stdout P head".encode(), CRI, pending) == (b"", 0)
+    assert pending == {b"stdout": b"head"}  # continued by the next block
+    assert unframe_block(b"not framed at all", CRI, pending) == (b"head\nnot framed at all\n", 2)
+    assert pending == {}
+
+
+def test_a_stream_is_kept_alone_and_each_streams_parts_joined_apart() -> None:
+    """The runtime copies stdout and stderr on two goroutines: a stderr line can come between
+    the parts of a stdout line (``watch`` keeps nginx's stdout alone: its access log)."""
+    data = (f"{T} stdout P GET /a \n{T} stderr F an error\n{T} stdout P HTTP/1.1 \n"
+            f"{T} stdout F 502\n").encode()
+    assert unframe_block(data, CRI) == (b"an error\nGET /a HTTP/1.1 502\n", 2)
+    assert unframe_block(data, CRI, stream=b"stdout") == (b"GET /a HTTP/1.1 502\n", 1)
+    assert unframe_block(data, CRI, stream=b"stderr") == (b"an error\n", 1)
+    docker = (b'{"log":"GET /a ","stream":"stdout","time":"%b"}\n'
+              b'{"log":"an error\\n","stream":"stderr","time":"%b"}\n'
+              b'{"log":"502\\n","stream":"stdout","time":"%b"}\n') % (T.encode(), T.encode(), T.encode())
+    assert framing(docker, least=1) == DOCKER
+    assert unframe_block(docker, DOCKER, stream=b"stdout") == (b"GET /a 502\n", 1)
+    pending: Pending = {}
+    first, rest = docker.split(b"\n", 1)
+    assert unframe_block(first, DOCKER, pending, b"stdout") == (b"", 0)  # over two blocks
+    assert unframe_block(rest, DOCKER, pending, b"stdout") == (b"GET /a 502\n", 1)
+
+
+def test_one_framed_line_is_a_framing_only_when_asked() -> None:
+    one = _cri(["a"]).encode()
+    assert framing(one) is None and framing(one, least=1) == CRI
 
 
 def test_the_reader_gives_the_lines_across_its_blocks(monkeypatch: pytest.MonkeyPatch) -> None:

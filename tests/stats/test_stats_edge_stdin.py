@@ -4,8 +4,8 @@
 Found by a sweep of the commands (stop 68): ``stats`` refused stdin ("--log-type F reads files
 (or a directory), not stdin"), while ``diagnose`` read it; without ``--log-type`` an edge's log
 on stdin is read as nginx's (stdin is not sniffed: it is read once), and the error now says to
-give ``--log-type``.  (``classify --log-type F -`` still refuses stdin: its ``--format jsonl``
-lost the lines of its first block from stdin when allowed, not yet understood.)
+give ``--log-type``.  (``classify --log-type F -`` reads it too since:
+tests/classify/test_classify_edge_stdin.py.)
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from tests.support.clirun import WHY502
-from why502.app.watch.engine import RESCAN_SECONDS, cri_stdout
+from why502.app.watch.engine import RESCAN_SECONDS
+from why502.sources.unframe import CRI, unframe_block
 
 # kubelet's CRI log line: "<RFC3339Nano> <stream> <P|F> <text>" (k8s.io/cri-client pkg/logs)
 T = "2026-11-23T21:00:00.123456789Z"
@@ -38,12 +39,13 @@ def _read_until(proc: subprocess.Popen[str], word: str, seconds: float) -> str:
     return text
 
 
-def test_cri_stdout_keeps_stdout_unframed_and_joins_partial_lines() -> None:
+def test_nginx_access_lines_are_its_stdout_unframed_and_partial_lines_joined() -> None:
+    """What watch keeps of a CRI file followed as nginx's access log (``Watch._unframed``): its
+    stdout (access.log -> /dev/stdout), parts joined; a line in no framing as it is."""
     block = (f"{T} stdout F first\n{T} stderr F an error line\n{T} stdout P par\n"
              f"{T} stdout F tial\nnot framed\n").encode()
-    data, count = cri_stdout(block)
-    assert count == 3 and data == b"first\npartial\nnot framed\n"
-    assert cri_stdout(f"{T} stderr F only errors\n".encode()) == (b"", 0)
+    assert unframe_block(block, CRI, stream=b"stdout") == (b"first\npartial\nnot framed\n", 3)
+    assert unframe_block(f"{T} stderr F only errors\n".encode(), CRI, stream=b"stdout") == (b"", 0)
 
 
 def test_a_pod_log_that_appears_later_is_followed_and_opens_an_incident(tmp_path: Path) -> None:

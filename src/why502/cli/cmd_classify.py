@@ -140,34 +140,36 @@ def _print_notes(notes: list[str]) -> None:
 
 
 def _run_lb(args: argparse.Namespace, log_type: str) -> int:
-    """A load balancer / proxy access log: one row per request it failed itself (``jsonl``), or
-    their summary, counted as ``stats`` reads the log (``app.stats.lbsummary``: no record per
-    failure) unless ``--since`` asks for each failure's time."""
+    """A load balancer / proxy access log (files, a directory or stdin): one row per request it
+    failed itself (``jsonl``), or their summary, counted as ``stats`` reads the log
+    (``app.stats.lbsummary``: no record per failure) unless ``--since`` asks for each failure's
+    time."""
     from why502.app.stats.lb import classify_lb, classify_lb_jsonl
     from why502.app.stats.lbsummary import summarize_lb, summary_of_rows
     from why502.findings.results import ClassifySummary, ClassifySymptom
     from why502.textutil import dump_json
     from why502.timeargs import parse_time_arg
 
-    if not args.files or "-" in args.files:
-        raise UsageError(f"--log-type {log_type} reads files (or a directory), not stdin")
+    # stdin (``-``, or no FILE with a pipe) is read as a file is: its head, sniffed for the batch
+    # size, is replayed to the read (sources.replay; tests/classify/test_classify_edge_stdin.py)
+    paths = list(args.files) or ["-"]
     since = parse_time_arg(args.since, "--since") if args.since else None
     if args.format == "jsonl":
         rows = 0
         if since is None:  # a block's rows written at once (app.stats.lb.classify_lb_jsonl)
-            for text, count in classify_lb_jsonl(list(args.files), log_type):
+            for text, count in classify_lb_jsonl(paths, log_type):
                 rows += count
                 _write_jsonl(text)
             return EXIT_FINDINGS if rows else EXIT_HEALTHY
-        for row in classify_lb(list(args.files), log_type, since=since):
+        for row in classify_lb(paths, log_type, since=since):
             rows += 1
             sys.stdout.write(dump_json(row, indent=None) + "\n")
         return EXIT_FINDINGS if rows else EXIT_HEALTHY
-    summary = (summarize_lb(list(args.files), log_type) if since is None
-               else summary_of_rows(classify_lb(list(args.files), log_type, since=since)))
+    summary = (summarize_lb(paths, log_type) if since is None
+               else summary_of_rows(classify_lb(paths, log_type, since=since)))
     failures = summary.failures
     _write(args, ClassifySummary(
-        files=[str(f) for f in args.files], log_type=log_type, lines_read=None, recognised=failures,
+        files=paths, log_type=log_type, lines_read=None, recognised=failures,
         failures=failures,
         symptoms=[ClassifySymptom(id=sym, kind="symptom", lines=t.n, word=code,
                                   statuses={status: t.n} if status != "-" else {},

@@ -19,7 +19,6 @@ import io
 import mmap
 import os
 import stat
-import sys
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import IO, cast
@@ -29,9 +28,10 @@ from why502.parsers.log_format import ByteChunk
 from why502.sources import once
 from why502.sources.buffers import MappedBuffers
 from why502.sources.newlines import newlines
-from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
+from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16
+from why502.sources.replay import replay_source
 from why502.sources.rotation import order_rotated, rotated_base
-from why502.sources.unframe import framing, unframe_lines, unframed
+from why502.sources.unframe import framing, unframe_block, unframed
 
 __all__ = [
     "CHUNK_BYTES",
@@ -57,60 +57,9 @@ MAX_LINE_BYTES = 1 << 20
 Progress = Callable[[int, int], None]
 
 
-class _Replay:
-    """A stream that cannot seek (stdin, a FIFO such as ``<(zcat ...)``) with its first bytes
-    peeked (to guess the format, to spot gzip) and replayed to the reader after."""
-
-    def __init__(self, stream: IO[bytes], owned: bool) -> None:
-        self.stream = stream
-        self.owned = owned  # opened here (a FIFO): closed with the reader; stdin stays open
-        self.head = b""
-        self.peeked = False
-
-    def peek(self, n: int) -> bytes:
-        if not self.peeked:
-            self.head = self.stream.read(n)
-            self.peeked = True
-        return self.head
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            out, self.head = self.head[:n] if n >= 0 else self.head, self.head[n:] if n >= 0 else b""
-            return out
-        self.peeked = True
-        return self.stream.read(n)
-
-    def seekable(self) -> bool:
-        return False
-
-    def tell(self) -> int:
-        raise io.UnsupportedOperation("a stream has no position")
-
-    def close(self) -> None:
-        if self.owned:
-            self.stream.close()
-
-
-_replays: dict[str, _Replay] = {}
-
-
 def _is_stream(path: str) -> bool:
     """True for a path that cannot be read twice: a FIFO or a character device."""
     return is_stream(path)
-
-
-def _replay_source(path: str) -> _Replay:
-    """The one replaying reader of stdin (``-``) or of a stream path, so a peek made to guess
-    the format is not lost to the reading that follows."""
-    src = _replays.get(path)
-    if path == "-":
-        if src is None or src.stream is not sys.stdin.buffer:
-            src = _replays[path] = _Replay(sys.stdin.buffer, owned=False)
-        return src
-    if src is None or src.stream.closed:
-        # polled, with bounds: a FIFO nobody writes or /dev/zero must not hang (sources.opening)
-        src = _replays[path] = _Replay(open_stream(path), owned=True)
-    return src
 
 
 def open_bytes(path: str) -> IO[bytes]:
@@ -127,7 +76,7 @@ def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | N
     reader to come (a head read; closing the reader leaves a kept file open, as ``gunzip``'s
     does), else a kept file is taken (``open_bytes``)."""
     if path == "-" or _is_stream(path):
-        src = _replay_source(path)
+        src = replay_source(path)
         if src.peek(256 << 10)[:2] == b"\x1f\x8b":
             inflated = gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path)
             return unframed(inflated), None
@@ -364,7 +313,7 @@ def head_lines(path: str, n: int = 200, keep: bool = False) -> list[str]:
     (``sources.once.keep``); not for a file that is only followed (``watch``), whose kept file
     would stay open, a rotated log's space held, until the agent stops."""
     if path == "-" or _is_stream(path):
-        data = _replay_source(path).peek(256 << 10)
+        data = replay_source(path).peek(256 << 10)
         if data[:2] == b"\x1f\x8b":
             try:
                 data = zlib.decompressobj(31).decompress(data, 1 << 20)
@@ -372,7 +321,7 @@ def head_lines(path: str, n: int = 200, keep: bool = False) -> list[str]:
                 return []
         kind = framing(data)  # as the reader to come unframes it (_open_bytes)
         if kind is not None:
-            data = b"\n".join(unframe_lines(data[:data.rfind(b"\n")], kind)[0])
+            data = unframe_block(data[:data.rfind(b"\n")], kind)[0]
     else:
         fh, held = _open_bytes(path, keep=keep)
         try:

@@ -14,7 +14,6 @@ import gzip
 import io
 import mmap
 import os
-import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,8 +31,8 @@ from why502.sources.opening import (
     is_stream,
     note,
     note_utf16,
-    open_stream,
 )
+from why502.sources.replay import replay_source
 from why502.sources.rotation import is_rotated_sibling, order_rotated
 from why502.sources.unframe import unframed
 
@@ -130,23 +129,14 @@ def _open(path: Path, keep: bool = False, unframe: bool = False,
     ``keep`` it stays kept (a sniff of the head: ``raw`` is not the caller's to close), else it
     is taken (the whole read), so a log sniffed then read is opened once."""
     held: io.BufferedReader | None = None
-    if str(path) == STDIN:
-        raw = sys.stdin.buffer
-        head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-        if head == b"\x1f\x8b":
-            inflated = gunzip(raw, "stdin")
-            return _unframed(inflated, unframe, keep=False), raw, 0, False
-        return _unframed(raw, unframe, keep=True), raw, 0, False
+    if str(path) == STDIN or is_stream(str(path)):
+        return _open_stream(str(path), unframe)
     try:
         if path.is_dir():
             raise InputError(f"cannot read {path}: is a directory")
         check_named(str(path))
-        # a FIFO or a device (``<(zcat ...)``, /dev/zero): polled, with bounds (sources.opening)
-        if is_stream(str(path)):
-            f: io.BufferedReader = open_stream(str(path))
-        else:
-            held = once.keep(str(path)) if keep else None
-            f = held or once.take(str(path)) or open(path, "rb")  # noqa: SIM115
+        held = once.keep(str(path)) if keep else None
+        f = held or once.take(str(path)) or open(path, "rb")  # noqa: SIM115
         size = os.fstat(f.fileno()).st_size
         # peek, not read + seek: a FIFO (``<(zcat ...)``) cannot seek
         magic = f.peek(2)[:2]
@@ -157,9 +147,25 @@ def _open(path: Path, keep: bool = False, unframe: bool = False,
     if magic == b"\x1f\x8b":
         inflated = gunzip(f, str(path))
         return _unframed(inflated, unframe, keep=False), f, size, held is not None
-    if not is_stream(str(path)):
-        note_utf16(str(path), f.peek(4096)[:4096])
+    note_utf16(str(path), f.peek(4096)[:4096])
     return _unframed(f, unframe, keep=held is not None), f, size, held is not None
+
+
+def _open_stream(path: str, unframe: bool) -> tuple[BinaryIO, BinaryIO, int, bool]:
+    """``_open`` of stdin or of a FIFO / device (``<(zcat ...)``, /dev/zero: polled, with
+    bounds): through the run's one reader of that stream (``sources.replay``), so the head
+    another reader peeked first (``sources.byte_chunks.head_lines``: ``classify --log-type F``
+    sizes its batches by it) is read here too instead of lost.  Stdin is never closed here."""
+    name = "stdin" if path == STDIN else path
+    src = replay_source(path)
+    try:
+        magic = src.peek(2)[:2]
+    except OSError as err:
+        raise InputError(f"cannot read {name}: {err.strerror or err}") from None
+    raw = cast("BinaryIO", src)
+    if magic == b"\x1f\x8b":
+        return _unframed(gunzip(raw, name), unframe, keep=False), raw, 0, False
+    return _unframed(raw, unframe, keep=path == STDIN), raw, 0, False
 
 
 def _unframed(reader: IO[bytes], unframe: bool, keep: bool) -> BinaryIO:

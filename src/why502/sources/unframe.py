@@ -17,7 +17,11 @@ the first bytes a reader peeks) is in one framing: then the access-log readers
 through :class:`Unframed`, each framed line its program's line (both streams: Caddy writes its
 access log to stderr), partial lines joined, a line in no framing kept as it is.  A line
 joined from parts is one line, so the line numbers after it are the program's, one fewer than
-the file's for each join.
+the file's for each join.  ``watch`` unframes the blocks it follows with the same
+:func:`unframe_block`, a stream at a time where the log's kind says which (``app.watch.engine``).
+
+Partial lines are joined per stream: the runtime copies a container's stdout and stderr on two
+goroutines, so the parts of a long stdout line can have a stderr line between them.
 """
 
 from __future__ import annotations
@@ -45,11 +49,12 @@ CRI = "cri"
 DOCKER = "docker"
 
 
-def framing(head: bytes) -> str | None:
+def framing(head: bytes, least: int = MIN_LINES) -> str | None:
     """``CRI`` or ``DOCKER`` when every complete non-empty line of ``head`` (the first
-    ``HEAD_LINES``, at least ``MIN_LINES``) is in that framing, else None."""
+    ``HEAD_LINES``, at least ``least``) is in that framing, else None.  ``least``: one for a
+    block of lines known to be a log's (``watch``'s first block of a file may hold one line)."""
     lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()][:HEAD_LINES]
-    if len(lines) < MIN_LINES:
+    if len(lines) < max(1, least):
         return None
     for kind, rx in ((CRI, _CRI), (DOCKER, _DOCKER)):
         if all(rx.match(ln) for ln in lines):
@@ -57,47 +62,61 @@ def framing(head: bytes) -> str | None:
     return None
 
 
-def unframe_lines(data: bytes, kind: str, pending: bytes = b"") -> tuple[list[bytes], bytes]:
-    """The program's lines of ``data`` (whole framed lines, no newline after the last), and
-    the part of a line still to be continued (``pending``: given back with the next block)."""
+#: each stream's line still to be continued (``b"stdout"``/``b"stderr"``: its parts so far),
+#: carried from one block to the next by the caller
+Pending = dict[bytes, bytes]
+
+
+def unframe_block(data: bytes, kind: str, pending: Pending | None = None,
+                  stream: bytes | None = None) -> tuple[bytes, int]:
+    """The program's lines of ``data`` (whole framed lines; a last one without its newline is
+    read as whole), each ending in a newline, and how many.  ``stream`` (``b"stdout"`` or
+    ``b"stderr"``): that stream's lines only, else both.  ``pending`` is updated in place: the
+    parts of a line the next block continues (CRI's ``P``, docker's object of a line over 16 KiB
+    whose ``log`` has no newline), by stream.  A line in no framing is kept as it is, and ends
+    the lines pending before it (their ends are lost)."""
+    held = {} if pending is None else pending
     out: list[bytes] = []
     for raw in data.split(b"\n"):
         if not raw:
             continue
-        text, whole = _line(raw, kind)
-        if text is None:  # in no framing: the line as it is (a partial before it ends there)
-            if pending:
-                out.append(pending)
-                pending = b""
+        which, text, whole = _line(raw, kind)
+        if text is None:
+            out.extend(held.values())
+            held.clear()
             out.append(raw)
             continue
-        pending += text
-        if whole:
-            out.append(pending)
-            pending = b""
-    return out, pending
+        if stream is not None and which != stream:
+            continue
+        if not whole:
+            held[which] = held.get(which, b"") + text
+            continue
+        out.append(held.pop(which, b"") + text)
+    return (b"\n".join(out) + b"\n" if out else b""), len(out)
 
 
-def _line(raw: bytes, kind: str) -> tuple[bytes | None, bool]:
-    """(the program's text of one framed line, whether it ends the line), or (None, True)."""
+def _line(raw: bytes, kind: str) -> tuple[bytes, bytes | None, bool]:
+    """(its stream, the program's text of one framed line, whether it ends the line), or
+    (b"", None, True) for a line in no framing."""
     if kind == CRI:
         m = _CRI.match(raw)
         if m is None:
-            return None, True
-        return raw[m.end():], m.group(2) == b"F"
+            return b"", None, True
+        return m.group(1), raw[m.end():], m.group(2) == b"F"
     if not raw.startswith(b'{"log":'):
-        return None, True
+        return b"", None, True
     try:
         obj = json.loads(raw)
     except ValueError:
-        return None, True
+        return b"", None, True
     log = obj.get("log") if isinstance(obj, dict) else None
-    if not isinstance(log, str):
-        return None, True
+    which = obj.get("stream") if isinstance(obj, dict) else None
+    if not isinstance(log, str) or which not in ("stdout", "stderr"):
+        return b"", None, True
     text = log.encode("utf-8", "surrogateescape")
     if text.endswith(b"\n"):
-        return text[:-1].removesuffix(b"\r"), True
-    return text, False
+        return which.encode(), text[:-1].removesuffix(b"\r"), True
+    return which.encode(), text, False
 
 
 class Unframed(io.RawIOBase):
@@ -109,7 +128,7 @@ class Unframed(io.RawIOBase):
         self.source, self.kind, self.keep_source = source, kind, keep_source
         self._out = bytearray()
         self._carry = b""  # a framed line not yet ended by a newline
-        self._pending = b""  # a program's line still to be continued
+        self._pending: Pending = {}  # the program's lines still to be continued
         self._eof = False
 
     def readable(self) -> bool:
@@ -128,21 +147,19 @@ class Unframed(io.RawIOBase):
         if not data:
             self._eof = True
             tail, self._carry = self._carry, b""
-            lines, self._pending = unframe_lines(tail, self.kind, self._pending)
-            if self._pending:  # a partial line at the very end is a line
-                lines.append(self._pending)
-                self._pending = b""
-        else:
-            data = self._carry + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                self._carry = data
-                return
-            self._carry = data[cut + 1:]
-            lines, self._pending = unframe_lines(data[:cut], self.kind, self._pending)
-        for line in lines:
-            self._out += line
-            self._out += b"\n"
+            block, _n = unframe_block(tail, self.kind, self._pending)
+            self._out += block
+            for line in self._pending.values():  # a partial line at the very end is a line
+                self._out += line + b"\n"
+            self._pending.clear()
+            return
+        data = self._carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._carry = data
+            return
+        self._carry = data[cut + 1:]
+        self._out += unframe_block(data[:cut], self.kind, self._pending)[0]
 
     def close(self) -> None:
         if not self.closed and not self.keep_source:

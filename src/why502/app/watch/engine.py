@@ -47,17 +47,15 @@ from why502.sources.follow import FileFollower
 from why502.sources.newlines import newlines
 from why502.sources.proxyprocs import own_default_config
 from why502.sources.stream import StreamFollower
+from why502.sources.unframe import Pending, framing, unframe_block
 
 if TYPE_CHECKING:
     from why502.app.watch.traffic import BlockCounter
     from why502.parsers.lblogs.counts import BlockCounter as LbCounter
 
-__all__ = ["RESCAN_SECONDS", "Watch", "WatchOptions", "cri_stdout"]
+__all__ = ["RESCAN_SECONDS", "Watch", "WatchOptions"]
 
 RESCAN_SECONDS = 5.0
-# CRI (containerd, CRI-O) log file line, kubelet's format (k8s.io/cri-client, pkg/logs):
-# "<RFC3339Nano time> <stdout|stderr> <P|F> <text>"; P = a partial line continued by the next
-_CRI_LINE = re.compile(rb"^\S+ (stdout|stderr) ([PF]) ?(.*)$", re.M)
 # an nginx error-log line (ngx_log_error_core: "YYYY/MM/DD HH:MM:SS [level] pid#tid: ..."),
 # maybe behind a shipper's prefix: in a stream of both logs (``kubectl logs -f`` of an ingress
 # controller: its stderr and stdout in one) these lines are the error log's, the rest the access log's
@@ -114,27 +112,6 @@ def _expand(paths: list[str]) -> list[str]:
         out.extend(sorted(glob.glob(p)) if glob.has_magic(p) else [p])
     return list(dict.fromkeys(out))
 
-
-def cri_stdout(data: bytes) -> tuple[bytes, int]:
-    """The stdout lines of a block of CRI log lines, unframed (partial lines joined), and their
-    count; lines that are not CRI-framed are kept as they are."""
-    out: list[bytes] = []
-    pending = b""
-    for raw in data.split(b"\n"):
-        if not raw:
-            continue
-        m = _CRI_LINE.match(raw)
-        if m is None:
-            out.append(raw)
-            continue
-        if m.group(1) != b"stdout":
-            continue
-        if m.group(2) == b"P":
-            pending += m.group(3)
-            continue
-        out.append(pending + m.group(3))
-        pending = b""
-    return (b"\n".join(out) + b"\n" if out else b""), len(out)
 
 Event = dict[str, Any]
 
@@ -202,7 +179,12 @@ class _Followed:
     parser: BlockCounter | None = None  # the access log's counter (traffic.make_parser)
     warned: bool = False
     gaps: int = 0  # the follower's gaps already counted in the metric
-    cri: bool | None = None  # CRI-framed (a container log file), decided on the first block
+    # a container runtime's framing of the file (sources.unframe: CRI or DOCKER), "" for none:
+    # decided on the first block; the stream kept (b"stdout", or None for both: _unframed) and
+    # the parts of a line split over blocks (polls), by stream
+    framing: str | None = None
+    stream: bytes | None = None
+    pending: Pending = field(default_factory=dict)
     family: str | None = None  # a load balancer's family (proxies.logfamilies.log_types()), else None
     sniffed: bool = False  # the family looked for in the first lines read
     saw_access: bool = False  # access lines (requests) were read from it
@@ -627,12 +609,8 @@ class Watch:
 
     def _read(self, f: _Followed, data: bytes, count: int, bucket: Any, at: float) -> None:
         """A block of whole lines of ``f``: counted by its kind, kept in the window."""
-        if f.kind in ("access", "auto") and f.cri is None:
-            f.cri = bool(_CRI_LINE.match(data))
-        if f.cri:
-            # a container runtime's file (CRI: "<time> <stream> <P|F> <line>"): the access lines
-            # are the proxy's stdout; its stderr (the error log) is read by an --error-log
-            data, count = cri_stdout(data)
+        if f.kind in ("access", "auto"):
+            data, count = self._unframed(f, data, count)
             if not count:
                 return
         if f.kind == "kernel":  # evidence for the diagnosis only: no proxy failure to count
@@ -644,13 +622,7 @@ class Watch:
             if f.requests:  # the one log is the access log too: its requests
                 self._requests(f, data, bucket)
             return
-        if not f.sniffed:
-            f.sniffed = True
-            # an access log whose log_format the config gives is nginx's: not sniffed
-            if f.family is None and f.parser is None and not (f.kind == "auto"
-                                                              and self.proxy != DEFAULT):
-                found = families().detect_families(_text_lines(data[:65536])[:100])
-                f.family = found[0] if found else None
+        self._sniff(f, data)
         if f.kind == "auto" and self.proxy != DEFAULT:
             # the lines of Apache's or HAProxy's log: their error-log reading (as diagnose's)
             self._keep(f, "error", data, count, at)
@@ -674,6 +646,36 @@ class Watch:
         f.saw_access = True
         self._keep(f, "access", data, count, at)
         self._access(f, data, count, bucket)
+
+    def _sniff(self, f: _Followed, data: bytes) -> None:
+        """The family of ``f``'s log (a load balancer's or edge proxy's), looked for once, in
+        the first lines read; an access log whose log_format the config gives is nginx's."""
+        if f.sniffed:
+            return
+        f.sniffed = True
+        if f.family is None and f.parser is None and not (f.kind == "auto" and self.proxy != DEFAULT):
+            found = families().detect_families(_text_lines(data[:65536])[:100])
+            f.family = found[0] if found else None
+
+    def _unframed(self, f: _Followed, data: bytes, count: int) -> tuple[bytes, int]:
+        """A block of an access log (or of a log of any kind, ``auto``) as its program's lines
+        when the file is a container runtime's (docker's json-file, CRI: ``sources.unframe``,
+        decided on the first block), a line split over several polls joined.  The stream kept:
+        nginx's access log, stdout only (the official image links access.log to stdout and
+        error.log to stderr: the error lines, which the same file named as ``--error-log``
+        reads, are no requests); an edge's access log (``--log-type`` or its sniffed family),
+        both (Caddy writes its access log to stderr: its reader leaves the other lines); a log
+        of any kind, both (nginx's error lines are split from its requests: ``_read``).  Error,
+        FPM, app and kernel logs are not unframed here: their readers unwrap each line
+        (``parsers.wrappers.unwrap``), both streams."""
+        if f.framing is None:
+            f.framing = framing(data, least=1) or ""
+            if f.framing and f.kind == "access":
+                self._sniff(f, unframe_block(data, f.framing)[0])  # its family from both streams
+                f.stream = b"stdout" if f.family is None else None
+        if not f.framing:
+            return data, count
+        return unframe_block(data, f.framing, f.pending, f.stream)
 
     def _requests(self, f: _Followed, data: bytes, bucket: Any) -> None:
         """The request lines of a log that is both (HAProxy's): its other lines are no
