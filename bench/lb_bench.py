@@ -12,6 +12,12 @@ system of the child) and peak RSS (``stats_bench.run``), lines/s and the ratio t
     python bench/lb_bench.py --only diagnose                         # diagnose --offline --access-log F
     python bench/lb_bench.py --family cloudflare --lines 1000000 5000000 20000000 --only stats
     python bench/lb_bench.py --gz-folder --lines 1000000 --only stats --only classify  # ALB .gz folder
+    python bench/lb_bench.py --lines 200000 --crlf --only stats --only classify --only diagnose
+
+``--crlf`` also times each command on a copy of the log with CRLF line ends (a log written or
+copied on Windows), next to the LF log, with whether the two outputs are the same once the file
+names are: every native pass handed such lines back to the Python parsers, 4-13x slower, until
+stop 69 (BENCHMARKS.md).
 
 ``--gz-folder`` writes ``--lines`` ALB lines as AWS does (``gen_lb_logs.alb_folder``: one
 ``.log.gz`` per node and five minutes, 3-10k lines each, gzip -6) and times, interleaved round
@@ -113,6 +119,7 @@ def main() -> int:
     ap.add_argument("--lines", type=int, nargs="*", default=[1_000_000])
     ap.add_argument("--only", choices=("stats", "classify", "classify-summary", "diagnose"), action="append")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "lb")
+    ap.add_argument("--crlf", action="store_true", help="also each log with CRLF line ends (see above)")
     args = ap.parse_args()
     if args.gz_folder:
         for n in args.lines:
@@ -130,14 +137,44 @@ def main() -> int:
             warm(log)
             gwall, _grss, _rc, _gout, gcpu, _e = run(["grep", "-c", " 50[234] ", str(log)],
                                                     env={**os.environ, "LC_ALL": "C"})
+            crlf = _crlf_copy(log) if args.crlf else None
             for kind in kinds:
-                wall, rss, rc, _out, cpu, tail = run(command(kind, fam, log))
-                note = "" if rc in (0, 1) else f" (exit {rc}: {tail[:80]})"
-                print(f"| {fam} | {n:,} | {kind}{note} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | "
-                      f"{n / wall / 1e6:.2f}M | {gwall:.2f} | {wall / gwall:.1f}x | "
-                      f"{cpu / max(gcpu, 1e-3):.1f}x | "
-                      f"{load()} |", flush=True)
+                outs = []
+                for form, path in (("", log), (" (CRLF)", crlf)):
+                    if path is None:
+                        continue
+                    wall, rss, rc, out, cpu, tail = run(command(kind, fam, path))
+                    outs.append(_named_out(out, path))
+                    note = "" if rc in (0, 1) else f" (exit {rc}: {tail[:80]})"
+                    if form and note == "":
+                        note = ", same output" if outs[0] == outs[-1] else ", OUTPUT DIFFERS"
+                    print(f"| {fam} | {n:,} | {kind}{form}{note} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | "
+                          f"{n / wall / 1e6:.2f}M | {gwall:.2f} | {wall / gwall:.1f}x | "
+                          f"{cpu / max(gcpu, 1e-3):.1f}x | "
+                          f"{load()} |", flush=True)
     return 0
+
+
+def _crlf_copy(log: Path) -> Path:
+    """``log`` with CRLF line ends, next to it (made once, then warm in the page cache)."""
+    out = log.with_name(log.stem + ".crlf" + log.suffix)
+    if not out.exists() or out.stat().st_mtime < log.stat().st_mtime:
+        with log.open("rb") as src, out.open("wb") as dst:
+            for block in iter(lambda: src.read(8 << 20), b""):
+                dst.write(block.replace(b"\n", b"\r\n"))
+    if log.with_suffix(".conf").exists() and not out.with_suffix(".conf").exists():
+        out.with_suffix(".conf").write_text(log.with_suffix(".conf").read_text().replace(str(log), str(out)))
+    warm(out)
+    return out
+
+
+def _named_out(out: str, path: Path) -> str:
+    """A command's output with its input's name and its own timings taken out (what two runs on
+    the same lines in two files share)."""
+    import re
+
+    out = out.replace(str(path), "LOG").replace(path.name, "LOG")
+    return re.sub(r'"(elapsed_ms|generated_at)": [^,\n]*', "", out)
 
 
 if __name__ == "__main__":
