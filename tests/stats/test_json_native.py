@@ -315,6 +315,7 @@ def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
         (base.replace('"headers":{', '"headers":{"method":"POST",'), "GET", 0),  # deeper: not read
         (base.replace('"request":{', '"request" : { "x" : { "method" : "PUT" } , "mé" : 1 ,'), "GET", 0),
         (base.replace('"duration":0.002', '"duration":0.0011790000000000001'), "GET", 0),  # 17 significant
+        (base.replace('"uri":"/cart"', '"uri":"/café"'), "GET", 0),  # well-formed UTF-8: read (stop 69)
     ]
     back = [
         base.replace('"Server":', '"S\\u0065rver":'), base.replace('"Server":', '"Sérver":'),
@@ -322,7 +323,7 @@ def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
         base.replace(hdr, '"resp_headers":"Server"'), base.replace('"Server":["Caddy"]', '"Server":[nul]'),
         base.replace('"method":"GET"', '"method":"GET","method":"PUT"'),
         base.replace('"method":', '"m\\u0065thod":'), base.replace('"method":"GET"', '"method":"G\\u0045T"'),
-        base.replace('"uri":"/cart"', '"uri":12'), base.replace('"uri":"/cart"', '"uri":"/café"'),
+        base.replace('"uri":"/cart"', '"uri":12'),
         base.replace('"request":{', '"request":"x","r":{'), base.replace('"request":{', '"request":[],"r":{'),
         base.replace('"request":{', '"request":{"RayID":"1",'),
         base.replace('"request":{', '"request":{"m\\u00e9":1,'),
@@ -338,7 +339,8 @@ def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
     assert frame["idx"].to_list() == list(range(len(read)))
     assert frame["request.method"].to_list() == [m for _l, m, _n in read]
     assert frame["resp_headers"].to_list() == [n for _l, _m, n in read]
-    assert frame["request.uri"].to_list() == [None if m is None else "/cart" for _l, m, _n in read]
+    assert frame["request.uri"].to_list() == [None if m is None else "/café" if "/café" in line else "/cart"
+                                              for line, m, _n in read]
     # and the decisions on them are the per-line parser's, through the batch reader too
     assert _frame_agrees("caddy", lines) == len(read)
 
@@ -405,12 +407,13 @@ def test_a_control_byte_anywhere_sends_the_line_back(family: str) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_high_byte_anywhere_in_a_string_is_seen(family: str) -> None:
-    """A byte >= 0x80 in a string the pass reads sends the line back (Python decodes it: an
-    invalid one must never reach a column), wherever it stands against the scan's 16- and
+    """An invalid byte >= 0x80 in a string the pass reads sends the line back (Python decodes it
+    to U+FFFD: it must never reach a column), wherever it stands against the scan's 16- and
     8-byte words -- before the closing quote in the same word, in an earlier word, right after
-    it -- and one in a string the pass does not read leaves the row as it was.  Every value
-    string of the line is bent in turn, with a valid (é) and an invalid (0xff) byte, padded to
-    land on each side of the words' edges."""
+    it -- and one in a string the pass does not read leaves the row as it was; well-formed UTF-8
+    (é) in a read string is read, as the per-line parser reads it (stop 69: such lines went back,
+    2-3x slower).  Every value string of the line is bent in turn, padded to land on each side
+    of the words' edges."""
     from why502.proxies.caddy import frame as caddy
     from why502.proxies.envoy import frame as envoy
     from why502.proxies.traefik import frame as traefik
@@ -432,9 +435,18 @@ def test_a_high_byte_anywhere_in_a_string_is_seen(family: str) -> None:
     got = batch.json_block(b"\n".join(lines), schema, native)
     assert got is not None
     frame, _back = got
+    changed = []  # é in a string the pass reads: read, with the é
     for row in frame.iter_rows(named=True):
         line = lines[row["idx"]]
-        # taken: the high byte is in a string the pass does not read, and the row is the plain one
-        assert {k: v for k, v in row.items() if k not in ("idx", "_seen")} == \
-            {k: v for k, v in want.items() if k not in ("idx", "_seen")}, line
+        same = {k: v for k, v in row.items() if k not in ("idx", "_seen")} == \
+            {k: v for k, v in want.items() if k not in ("idx", "_seen")}
+        if b"\xff" not in line:
+            if not same:
+                changed.append(line.decode())
+            continue
+        # taken: the invalid byte is in a string the pass does not read, and the row is the plain one
+        assert same, line
     assert len(spans) >= 4 and 0 < frame.height < len(lines)
+    assert changed
+    if family != "envoy":  # (Envoy's frame reader is its text reader's and the pass's: envoy_block)
+        assert _frame_agrees(family, changed[::7]) > 0  # (every row it takes is the parser's)

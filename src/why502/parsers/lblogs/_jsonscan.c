@@ -14,8 +14,8 @@
  *     whatever it holds (escapes, UTF-8, nesting -- unless the family refuses nested values);
  *   - a key the family reads appears once (json.loads keeps the last of a key written twice,
  *     the NDJSON reader the first); a key holding a backslash goes back (it could decode to one);
- *   - a read value is null, or of the kind its column takes: a string without escape and in
- *     ASCII ('u'), an integer of at most 15 digits without fraction or exponent ('l'), a plain
+ *   - a read value is null, or of the kind its column takes: a string without escape, in
+ *     well-formed UTF-8 ('u'), an integer of at most 15 digits without fraction or exponent ('l'), a plain
  *     number of at most 17 significant digits (zeros before the first other digit not counted:
  *     a shortest round-trip repr, Go's 0.0011790000000000001 or Python's) with an exponent of at
  *     most two ('g': strtod and polars both round correctly), or, for a text column that also takes numbers ('s'), a string or an
@@ -521,7 +521,30 @@ typedef struct {
     double g;
 } Val;
 
-/* the value of read key k at c->p into v; 0 when the line goes back (or is malformed) */
+/* [s, s + n) is well-formed UTF-8 as Python's strict decoder reads it (no overlong form, no
+ * surrogate, nothing past U+10FFFF): the readers decode a line with errors="replace", so such a
+ * string is the same characters there, and any other has U+FFFD in it (the line goes back) */
+static int utf8_ok(const char *s, Py_ssize_t n) {
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        unsigned char b = *p;
+        if (b < 0x80) { p++; continue; }
+        int len = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+        if (len == 0 || e - p < len) return 0;
+        for (int k = 1; k < len; k++)
+            if ((p[k] & 0xc0) != 0x80) return 0;
+        if ((b == 0xe0 && p[1] < 0xa0) || (b == 0xed && p[1] > 0x9f)     /* overlong; a surrogate */
+            || (b == 0xf0 && p[1] < 0x90) || (b == 0xf4 && p[1] > 0x8f)) /* overlong; past U+10FFFF */
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+/* the value of read key k at c->p into v; 0 when the line goes back (or is malformed).  A string
+ * with bytes past ASCII is read when they are well-formed UTF-8 (utf8_ok): a Caddy or Traefik log
+ * whose user agents or hosts held some went back to the polars reader line by line, 2-3x slower
+ * (BENCHMARKS.md stop 69) */
 static int read_value(Cur *c, const Key *k, Val *v) {
     const char *s;
     Py_ssize_t n;
@@ -535,8 +558,8 @@ static int read_value(Cur *c, const Key *k, Val *v) {
     }
     if (c->p < c->end && *c->p == '"') {
         if (k->kind != 'u' && k->kind != 's') return 0;
-        if (!scan_string(c, &s, &n, &esc, &high) || esc || high || k->required) return 0;
-        if (forbidden_text(c->sp, s, n)) return 0;
+        if (!scan_string(c, &s, &n, &esc, &high) || esc || k->required) return 0;
+        if ((high && !utf8_ok(s, n)) || forbidden_text(c->sp, s, n)) return 0;
         v->s = s;
         v->n = n;
         return 1;

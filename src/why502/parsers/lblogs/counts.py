@@ -141,7 +141,7 @@ def _group_values(raw: bytes, names: tuple[str, ...]) -> dict[str, Any]:
             k += 8
         else:
             (n,) = struct.unpack_from("=I", raw, k)
-            out[name] = raw[k + 4:k + 4 + n].decode("ascii")
+            out[name] = raw[k + 4:k + 4 + n].decode("utf-8")  # (the pass reads well-formed UTF-8)
             k += 4 + n
     return out
 
