@@ -12,12 +12,13 @@ system of the child) and peak RSS (``stats_bench.run``), lines/s and the ratio t
     python bench/lb_bench.py --only diagnose                         # diagnose --offline --access-log F
     python bench/lb_bench.py --family cloudflare --lines 1000000 5000000 20000000 --only stats
     python bench/lb_bench.py --gz-folder --lines 1000000 --only stats --only classify  # ALB .gz folder
-    python bench/lb_bench.py --lines 200000 --crlf --only stats --only classify --only diagnose
+    python bench/lb_bench.py --lines 200000 --crlf --utf8 --only stats --only classify --only diagnose
 
 ``--crlf`` also times each command on a copy of the log with CRLF line ends (a log written or
-copied on Windows), next to the LF log, with whether the two outputs are the same once the file
-names are: every native pass handed such lines back to the Python parsers, 4-13x slower, until
-stop 69 (BENCHMARKS.md).
+copied on Windows), ``--utf8`` on a copy whose ``/api/v1/users/42`` paths (one line in seven)
+are ``/api/v1/usérs/42``, next to the plain log, with whether the outputs are the same once the
+file names are: the native passes handed such lines back to the Python or polars readers, 2-13x
+slower, until stop 69 (BENCHMARKS.md; the text passes still hand UTF-8 lines back).
 
 ``--gz-folder`` writes ``--lines`` ALB lines as AWS does (``gen_lb_logs.alb_folder``: one
 ``.log.gz`` per node and five minutes, 3-10k lines each, gzip -6) and times, interleaved round
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -120,6 +122,7 @@ def main() -> int:
     ap.add_argument("--only", choices=("stats", "classify", "classify-summary", "diagnose"), action="append")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "lb")
     ap.add_argument("--crlf", action="store_true", help="also each log with CRLF line ends (see above)")
+    ap.add_argument("--utf8", action="store_true", help="also each log with UTF-8 in some paths (see above)")
     args = ap.parse_args()
     if args.gz_folder:
         for n in args.lines:
@@ -137,17 +140,21 @@ def main() -> int:
             warm(log)
             gwall, _grss, _rc, _gout, gcpu, _e = run(["grep", "-c", " 50[234] ", str(log)],
                                                     env={**os.environ, "LC_ALL": "C"})
-            crlf = _crlf_copy(log) if args.crlf else None
+            forms = [("", log)]
+            if args.crlf:
+                forms.append((" (CRLF)", _copy(log, "crlf", lambda b: b.replace(b"\n", b"\r\n"))))
+            if args.utf8:
+                forms.append((" (UTF-8)", _copy(log, "utf8", lambda b: b.replace(
+                    b"/api/v1/users/42", "/api/v1/usérs/42".encode()))))
             for kind in kinds:
                 outs = []
-                for form, path in (("", log), (" (CRLF)", crlf)):
-                    if path is None:
-                        continue
+                for form, path in forms:
                     wall, rss, rc, out, cpu, tail = run(command(kind, fam, path))
                     outs.append(_named_out(out, path))
                     note = "" if rc in (0, 1) else f" (exit {rc}: {tail[:80]})"
-                    if form and note == "":
-                        note = ", same output" if outs[0] == outs[-1] else ", OUTPUT DIFFERS"
+                    if form and note == "":  # (the UTF-8 copy's paths differ: its counts only)
+                        base, mine = outs[0], outs[-1].replace("usérs", "users")
+                        note = ", same output" if base == mine else ", OUTPUT DIFFERS"
                     print(f"| {fam} | {n:,} | {kind}{form}{note} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | "
                           f"{n / wall / 1e6:.2f}M | {gwall:.2f} | {wall / gwall:.1f}x | "
                           f"{cpu / max(gcpu, 1e-3):.1f}x | "
@@ -155,13 +162,14 @@ def main() -> int:
     return 0
 
 
-def _crlf_copy(log: Path) -> Path:
-    """``log`` with CRLF line ends, next to it (made once, then warm in the page cache)."""
-    out = log.with_name(log.stem + ".crlf" + log.suffix)
+def _copy(log: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
+    """``log`` with ``change`` made to each of its blocks (whole lines), next to it as
+    ``<stem>.<name>.log`` (made once, then warm in the page cache); Apache's config too."""
+    out = log.with_name(log.stem + f".{name}" + log.suffix)
     if not out.exists() or out.stat().st_mtime < log.stat().st_mtime:
         with log.open("rb") as src, out.open("wb") as dst:
-            for block in iter(lambda: src.read(8 << 20), b""):
-                dst.write(block.replace(b"\n", b"\r\n"))
+            for block in iter(lambda: src.readlines(8 << 20), []):
+                dst.write(change(b"".join(block)))
     if log.with_suffix(".conf").exists() and not out.with_suffix(".conf").exists():
         out.with_suffix(".conf").write_text(log.with_suffix(".conf").read_text().replace(str(log), str(out)))
     warm(out)
@@ -173,7 +181,8 @@ def _named_out(out: str, path: Path) -> str:
     the same lines in two files share)."""
     import re
 
-    out = out.replace(str(path), "LOG").replace(path.name, "LOG")
+    conf = path.with_suffix(".conf")  # (Apache's config, named after its log: gen_lb_logs.apache_conf)
+    out = out.replace(str(path), "LOG").replace(path.name, "LOG").replace(conf.name, "CONF")
     return re.sub(r'"(elapsed_ms|generated_at)": [^,\n]*', "", out)
 
 
