@@ -242,8 +242,9 @@ typedef int (*TakeLine)(void *ctx, const char *s, Py_ssize_t n, uint32_t row);
 /* the lines of [p, p + size) as Python's str.split("\n") cuts them (a last, empty one after a
  * final newline), each offered to `take` without the \r of a CRLF line (a log written or copied
  * on Windows: the Python readers drop it, parsers/lblogs/family.parse_line, and each pass gave
- * such a line back to them, 4-13x slower); the rows it does not take go to `back` (uint32) and
- * their text, as it is, to `back_text` (each with a newline).  Returns the number of lines; a line of 1 GiB
+ * such a line back to them, 2-27x slower: BENCHMARKS.md stop 69); the rows it does not take go
+ * to `back` (uint32) and their text, as it is, to `back_text` (each with a newline).  Returns
+ * the number of lines; a line of 1 GiB
  * or more, or a row past uint32, is never offered (the caller refuses such a block).  Runs
  * without the GIL. */
 static inline int64_t scan_lines(const char *p, Py_ssize_t size, TakeLine take, void *ctx, Buf *back,

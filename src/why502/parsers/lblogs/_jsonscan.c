@@ -15,8 +15,8 @@
  *   - a key the family reads appears once (json.loads keeps the last of a key written twice,
  *     the NDJSON reader the first); a key holding a backslash goes back (it could decode to one);
  *   - a read value is null, or of the kind its column takes: a string without escape, in
- *     well-formed UTF-8 ('u'), an integer of at most 15 digits without fraction or exponent ('l'), a plain
- *     number of at most 17 significant digits (zeros before the first other digit not counted:
+ *     well-formed UTF-8 ('u'), an integer of at most 15 digits without fraction or exponent
+ *     ('l'), a plain number of at most 17 significant digits (zeros before the first other digit not counted:
  *     a shortest round-trip repr, Go's 0.0011790000000000001 or Python's) with an exponent of at
  *     most two ('g': strtod and polars both round correctly), or, for a text column that also takes numbers ('s'), a string or an
  *     integer of at most 18 digits written as it is;
