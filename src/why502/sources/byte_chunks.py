@@ -28,7 +28,7 @@ from why502.parsers.log_format import ByteChunk
 from why502.sources import once
 from why502.sources.buffers import MappedBuffers
 from why502.sources.newlines import newlines
-from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16
+from why502.sources.opening import check_named, gunzip, is_stream, log_directory, note, note_utf16
 from why502.sources.replay import replay_source
 from why502.sources.rotation import order_rotated, rotated_base
 from why502.sources.unframe import framing, unframe_block, unframed
@@ -91,7 +91,7 @@ def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | N
     except FileNotFoundError:
         raise InputError(not_found(path)) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
+        raise InputError(log_directory(path)) from None
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except OSError as err:

@@ -29,6 +29,7 @@ from why502.sources.opening import (
     discovered_skip,
     gunzip,
     is_stream,
+    log_directory,
     note,
     note_utf16,
 )
@@ -133,7 +134,7 @@ def _open(path: Path, keep: bool = False, unframe: bool = False,
         return _open_stream(str(path), unframe)
     try:
         if path.is_dir():
-            raise InputError(f"cannot read {path}: is a directory")
+            raise InputError(log_directory(str(path)))
         check_named(str(path))
         held = once.keep(str(path)) if keep else None
         f = held or once.take(str(path)) or open(path, "rb")  # noqa: SIM115

@@ -427,6 +427,15 @@ def read_capped(fh: IO[bytes], cap: int, name: str, what: str) -> bytes:
     return data
 
 
+def log_directory(path: str) -> str:
+    """The one-line error for a directory named where a log is read and none of its files is a
+    load balancer's or edge proxy's log (those are read as a whole folder: an ALB writes one file
+    per node and five minutes): what to give instead.  ``stats /var/log/nginx`` said only "is a
+    directory"; ``diagnose --access-log`` already said what to do (sweep of stop 69)."""
+    return (f"{path}: is a directory, and no file in it is a load balancer's or edge proxy's log (only those "
+            "are read as a whole folder): name the log files in it")
+
+
 def open_capped_input(path: str, cap: int, what: str) -> bytes:
     """The bytes of a named input of at most ``cap`` bytes: a regular file (its size checked
     first, nothing read beyond), a FIFO through ``open_stream`` (``--nginx-conf <(ssh host nginx
