@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.stats.sniff import check_log_type, sniff_log_type
 
     log_type = check_log_type(args.log_type)
-    if log_type is None and args.files and "-" not in args.files:
-        log_type = sniff_log_type(list(args.files))
+    if log_type is None:  # stdin too: its head is peeked and replayed to the read (sources.replay)
+        log_type = sniff_log_type(list(args.files) or ["-"])
     from why502.proxies import ENGINE
 
     if log_type not in (None, ENGINE):  # --log-type nginx: the engine's own error log

@@ -131,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
         return _rewritten(args, proxy, config, since, until)
 
     log_type = check_log_type(args.log_type)
-    if log_type is None and args.files and not config and not args.log_format:
-        log_type = sniff_log_type(list(args.files))
+    piped = not args.files and not sys.stdin.isatty()  # no FILE: stdin, when it is no terminal
+    if log_type is None and (args.files or piped) and not config and not args.log_format:
+        log_type = sniff_log_type(list(args.files) or ["-"])
     if log_type not in (None, DEFAULT):  # the default proxy's access log is the engine's own
         return _run_lb(args, log_type, since, until)
     if log_type is None and args.files and not config and not args.log_format and args.proxy is None:
@@ -240,12 +241,13 @@ def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: objec
     from why502.app.stats.lb import lb_stats
     from why502.app.stats.report import lb_report
 
-    if not args.files:  # (stdin is read when named: ``-``)
+    files = list(args.files) or (["-"] if not sys.stdin.isatty() else [])  # no FILE: a piped stdin
+    if not files:
         raise UsageError(f"--log-type {log_type} reads the files, directories or - (stdin) named after it")
     if args.lb_timeout is not None and args.lb_timeout <= 0:
         raise UsageError("--lb-timeout must be positive")
     data = lb_stats(
-        list(args.files), log_type,
+        files, log_type,
         since=since if isinstance(since, dt.datetime) else None,
         until=until if isinstance(until, dt.datetime) else None,
         timeout_s=args.lb_timeout, top=args.top,

@@ -48,8 +48,9 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
         if admin_only:
             return (str(options.proxy),)
         return _edge_error_logs(options)
-    if options.default_proxy_config or "-" in options.access_logs:
+    if options.default_proxy_config:
         return ()
+    # (stdin too: its head is peeked and replayed to its one reader, sources.replay)
     families = sniffed_log_types(list(options.access_logs))
     if not families and admin_only:
         return (str(options.proxy),)
@@ -85,10 +86,8 @@ def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
     that are an edge's log, each sniffed on its own, and their families (``([], ())``: none).
     With ``--log-type`` naming an edge family every access log is that family's (an edge log
     with ``--app-log``: ``watch --log-type caddy --app-log ...`` hands its window on so; read as
-    nginx access lines it showed nothing, "healthy" under the edge's 502s); not stdin (read
-    once)."""
-    if "-" in options.access_logs:
-        return [], ()
+    nginx access lines it showed nothing, "healthy" under the edge's 502s); stdin too, sniffed on
+    the head its one reader replays (``sources.replay``; it was read as nginx's, stop 69)."""
     forced = check_log_type(options.log_type)
     if forced is not None:
         return ((list(options.access_logs), (forced,)) if forced in LOG_TYPES and options.access_logs

@@ -19,6 +19,7 @@ from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
 from why502.sources.logfiles import LineBatch, expand_inputs, head_batch, iter_batches
 from why502.sources.once import parsed
+from why502.sources.opening import is_stream
 
 SNIFF_BYTES = 256 * 1024
 
@@ -56,8 +57,9 @@ def check_log_type(log_type: str | None) -> str | None:
 
 def sniff_log_type(paths: list[str]) -> str | None:
     """The load-balancer family of the first readable input's first lines, or None (an nginx log,
-    or something else the nginx readers will judge).  Stdin, a pipe (``<(zcat ...)``) or any
-    other file that is not a regular file or directory is not sniffed: it cannot be read twice."""
+    or something else the nginx readers will judge).  Stdin or a pipe (``<(zcat ...)``) is
+    sniffed on the head its one reader peeks and replays to the read that follows
+    (``sources.replay``); another file that is no regular file or directory is not sniffed."""
     lines = _first_lines(paths)
     return families().detect(lines) if lines is not None else None
 
@@ -89,7 +91,9 @@ def _first_lines(paths: list[str]) -> list[str] | None:
     ``AWSLogs/<account>/CloudTrail/...``: both sort before ``elasticloadbalancing/``, and read
     first they made the tree no load balancer's log."""
     for p in paths:
-        if p == "-" or not _rereadable(p):
+        if p == "-" or is_stream(p):
+            return _stream_head(p)
+        if not _rereadable(p):
             return None
         try:
             files = expand_paths([p])
@@ -111,6 +115,22 @@ def _first_lines(paths: list[str]) -> list[str] | None:
             return first
     return None
 
+
+def _stream_head(path: str) -> list[str] | None:
+    """The first lines of stdin (``-``) or of a pipe, peeked by the stream's one reader and
+    replayed to the read that follows (``sources.replay``, ``byte_chunks.head_lines``: gzip and
+    a container runtime's framing undone as the readers undo them), or None when it cannot be
+    read.  Edge logs on stdin were read as nginx's unless ``--log-type`` named them (stop 69)."""
+    from why502.sources.byte_chunks import head_lines
+
+    try:
+        return head_lines(path, _STREAM_LINES) or None
+    except (InputError, OSError):
+        return None  # (the read that follows says why, in its one line)
+
+
+#: the lines of stdin or of a pipe sniffed at most (of its first 256 KiB: ``head_lines``)
+_STREAM_LINES = 2000
 
 #: the files of a folder whose first lines are sniffed at most (``_first_lines``)
 _SNIFF_FILES = 16
