@@ -53,8 +53,15 @@ def test_a_recognised_error_log_gets_no_note(run_main: RunMain) -> None:
     assert code == 1 and "access log" not in err
 
 
-def test_stdin_is_not_sniffed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("named", [("-",), ()])
+def test_stdin_is_sniffed_as_a_file_is(tmp_path: Path, named: tuple[str, ...]) -> None:
+    """An access log piped in gets the file's note and exit (stop 69: stdin was not sniffed, so
+    a log of 502s on stdin was "healthy", exit 0); its head is replayed to the read
+    (``sources.replay``), every line read."""
     data = _log(tmp_path, [502] * 5).read_bytes()
-    done = subprocess.run([sys.executable, "-m", "why502", "classify", "-"], input=data, capture_output=True,
-                          timeout=60, check=False)
-    assert done.returncode == 0 and b"access log" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "why502", "classify", *named], input=data,
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    note = b"- is an access log (5 of its first 5 lines in the 'combined' format, 5 of them a 5xx)"
+    assert note in done.stderr
+    assert b"5 lines read from -" in done.stdout + done.stderr

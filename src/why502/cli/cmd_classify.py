@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_lb(args, str(log_type))
     from why502.app.stats.formats import access_log_head
 
-    head = access_log_head(output_inputs(args))  # (before the read: the file is opened once)
+    # (before the read: the file is opened once; no FILE: the piped stdin, its head replayed)
+    head = access_log_head(output_inputs(args) or ["-"])
     progress = _Progress(enabled=not args.no_progress)
     notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort
     try:

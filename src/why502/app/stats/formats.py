@@ -181,11 +181,12 @@ ACCESS_SHARE = 0.9
 
 
 def access_log_head(paths: list[str]) -> tuple[str, list[str]] | None:
-    """The first regular file of ``paths`` and its first 200 non-empty lines, read before the
-    run reads it whole (``head_lines``' kept file: it is opened once), for
-    :func:`access_log_hint`; None for stdin or nothing readable."""
+    """The first regular file (or stdin) of ``paths`` and its first 200 non-empty lines, read
+    before the run reads it whole (``head_lines``' kept file: it is opened once; stdin's head is
+    replayed to its one reader, ``sources.replay``), for :func:`access_log_hint`; None for
+    nothing readable."""
     for path in paths:
-        if path == "-" or not os.path.isfile(path):
+        if path != "-" and not os.path.isfile(path):
             continue
         try:
             return path, [ln for ln in head_lines(path, 200, keep=True) if ln.strip()]
