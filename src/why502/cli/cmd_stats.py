@@ -131,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
         return _rewritten(args, proxy, config, since, until)
 
     log_type = check_log_type(args.log_type)
-    piped = not args.files and not sys.stdin.isatty()  # no FILE: stdin, when it is no terminal
-    if log_type is None and (args.files or piped) and not config and not args.log_format:
-        log_type = sniff_log_type(list(args.files) or ["-"])
+    inputs = _inputs(args)
+    if log_type is None and inputs and not config and not args.log_format:
+        log_type = sniff_log_type(inputs)
     if log_type not in (None, DEFAULT):  # the default proxy's access log is the engine's own
         return _run_lb(args, log_type, since, until)
     if log_type is None and args.files and not config and not args.log_format and args.proxy is None:
@@ -234,6 +234,11 @@ def _total_size(paths: list[str]) -> int:
     return total
 
 
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The logs named, or stdin (``-``) when none is and it is piped (no terminal), else none."""
+    return list(args.files) or (["-"] if not sys.stdin.isatty() else [])
+
+
 def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: object) -> int:
     """``stats`` on a cloud load balancer / proxy log (ALB, Cloudflare, Envoy, Caddy, Traefik)."""
     import datetime as dt
@@ -241,7 +246,7 @@ def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: objec
     from why502.app.stats.lb import lb_stats
     from why502.app.stats.report import lb_report
 
-    files = list(args.files) or (["-"] if not sys.stdin.isatty() else [])  # no FILE: a piped stdin
+    files = _inputs(args)
     if not files:
         raise UsageError(f"--log-type {log_type} reads the files, directories or - (stdin) named after it")
     if args.lb_timeout is not None and args.lb_timeout <= 0:

@@ -61,12 +61,17 @@ def _terms(family: str) -> pl.DataFrame:
                                       "t_proxy_status": pl.String, "t_cause": pl.String}, orient="row")
 
 
+def without_cr(lines: pl.Series) -> pl.Series:
+    """``lines`` with a CRLF line's ``\\r`` taken off (one, as ``family.parse_line`` reads it and
+    the native passes take it: ``native/arrow_buf.h`` ``scan_lines``), copied only when a line
+    has one."""
+    return lines.str.strip_suffix("\r") if lines.str.ends_with("\r").any() else lines
+
+
 def match_rx(lines: pl.Series, rx: str) -> tuple[pl.DataFrame, pl.Series]:
     """(the lines ``rx`` takes, with its groups in the struct column ``m``; the ``idx`` of the others).
-    A CRLF line is matched without its ``\\r``, as ``family.parse_line`` reads it and the native
-    passes take it (``native/arrow_buf.h`` ``scan_lines``)."""
-    if lines.str.ends_with("\r").any():
-        lines = lines.str.strip_suffix("\r")
+    A CRLF line is matched without its ``\\r`` (:func:`without_cr`)."""
+    lines = without_cr(lines)
     df = pl.DataFrame({"text": lines}).with_row_index("idx").with_columns(
         pl.col("text").str.extract_groups(rx).alias("m"))
     taken = pl.col("m").struct.field("time").is_not_null()

@@ -234,8 +234,9 @@ def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     meanings of ``log.to_fields`` as column expressions (the reference of the native pass)."""
     import polars as pl
 
-    # a CRLF line is read without its CR, as the pass reads it (scan_lines); ``_text`` is the line
-    read = lines.str.strip_suffix("\r") if lines.str.ends_with("\r").any() else lines
+    from why502.parsers.lblogs.batch import without_cr
+
+    read = without_cr(lines)  # a CRLF line without its CR, as the pass reads it; ``_text`` is the line
     m = read.rename("line").str.extract_groups(haproxy_log.HTTPLOG.pattern).struct.unnest()
     m = m.with_columns(lines.rename("_text"),
                        pl.int_range(first_row, first_row + lines.len(), dtype=pl.Int64).alias("_row"),
