@@ -11,7 +11,9 @@ Envoy's text access-log lines for ``watch`` (``proxies/envoy/textcount.py``);
 ``why502.proxies.apache._apachescan`` groups httpd's error lines by key for ``watch``'s memo
 (``proxies/apache/error_memo.py``); ``why502.proxies.traefik._traefikscan`` cuts Traefik's
 common-format access lines for its block reader (``proxies/traefik/frame.py``), as
-``_envoyscan`` also cuts Envoy's text lines for Envoy's (``proxies/envoy/frame.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
+``_envoyscan`` also cuts Envoy's text lines for Envoy's (``proxies/envoy/frame.py``);
+``why502.sources._unframe`` reads docker's and CRI runtimes' framed lines as the program's
+(``sources/unframe.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
 handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
 ``apt-get install gcc python3-dev``) the build skips them with a warning and why502 runs the
 same, on its polars readers.
@@ -46,4 +48,5 @@ setup(ext_modules=[
     _native("why502.proxies.apache._apachescan", _ARROW),
     _native("why502.proxies.traefik._traefikscan", _ARROW, _GROUPS, _ANSWERS),
     _native("why502.sources._lines"),
+    _native("why502.sources._unframe"),
 ])

@@ -27,10 +27,14 @@ goroutines, so the parts of a long stdout line can have a stderr line between th
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import json
+import os
 import re
 import zlib
+from functools import cache
+from types import ModuleType
 from typing import IO
 
 #: the first lines a framing is recognised from, at most; fewer when the peeked bytes hold fewer
@@ -74,25 +78,71 @@ def unframe_block(data: bytes, kind: str, pending: Pending | None = None,
     ``b"stderr"``): that stream's lines only, else both.  ``pending`` is updated in place: the
     parts of a line the next block continues (CRI's ``P``, docker's object of a line over 16 KiB
     whose ``log`` has no newline), by stream.  A line in no framing is kept as it is, and ends
-    the lines pending before it (their ends are lost)."""
+    the lines pending before it (their ends are lost).
+
+    The runs of lines the native pass takes (``_unframe.unframe``: whole lines of the taken
+    shapes, while no part of a line is pending) are unframed there, the others here, one at a
+    time (``_line``, the reference): the same bytes either way (tests/sources/test_unframe_native.py)."""
     held = {} if pending is None else pending
-    out: list[bytes] = []
-    for raw in data.split(b"\n"):
-        if not raw:
-            continue
-        which, text, whole = _line(raw, kind)
-        if text is None:
-            out.extend(held.values())
-            held.clear()
-            out.append(raw)
-            continue
-        if stream is not None and which != stream:
-            continue
-        if not whole:
-            held[which] = held.get(which, b"") + text
-            continue
-        out.append(held.pop(which, b"") + text)
-    return (b"\n".join(out) + b"\n" if out else b""), len(out)
+    out: list[bytes] = []  # each piece ends in a newline: a line, or the native pass's run of them
+    native = _native(os.environ.get("WHY502_NATIVE", "1"))
+    if native is None:
+        count = sum(_take(raw, kind, held, stream, out) for raw in data.split(b"\n"))
+        return b"".join(out), count
+    count, pos, size = 0, 0, len(data)
+    codes = (_KIND_CODES[kind], _STREAM_CODES[stream])
+    while pos < size:
+        if not held:
+            text, lines, pos = native.unframe(data, pos, *codes)
+            if lines:
+                out.append(text)
+                count += lines
+            if pos >= size:
+                break
+        cut = data.find(b"\n", pos)
+        end = size if cut < 0 else cut
+        count += _take(data[pos:end], kind, held, stream, out)
+        pos = end + 1
+    return b"".join(out), count
+
+
+def _take(raw: bytes, kind: str, held: Pending, stream: bytes | None, out: list[bytes]) -> int:
+    """One framed line ``raw`` (no newline) read into ``out`` (each piece ending in a newline)
+    and ``held``; the number of lines it ended (the pending ones a line in no framing ends, then
+    it, or the line it completes)."""
+    if not raw:
+        return 0
+    which, text, whole = _line(raw, kind)
+    if text is None:
+        ended = len(held) + 1
+        out.extend(part + b"\n" for part in held.values())
+        held.clear()
+        out.append(raw + b"\n")
+        return ended
+    if stream is not None and which != stream:
+        return 0
+    if not whole:
+        held[which] = held.get(which, b"") + text
+        return 0
+    out.append(held.pop(which, b"") + text + b"\n")
+    return 1
+
+
+#: ``_unframe.unframe``'s codes of a framing and of the stream kept
+_KIND_CODES = {CRI: 0, DOCKER: 1}
+_STREAM_CODES: dict[bytes | None, int] = {None: 0, b"stdout": 1, b"stderr": 2}
+
+
+@cache
+def _native(native: str) -> ModuleType | None:
+    """``_unframe`` for the value of ``WHY502_NATIVE`` (a test may change it mid-run): None when
+    it is "0" or the module was not built (no C compiler at install time)."""
+    if native == "0":
+        return None
+    try:
+        return importlib.import_module("why502.sources._unframe")
+    except ImportError:
+        return None
 
 
 def _line(raw: bytes, kind: str) -> tuple[bytes, bytes | None, bool]:
@@ -113,7 +163,10 @@ def _line(raw: bytes, kind: str) -> tuple[bytes, bytes | None, bool]:
     which = obj.get("stream") if isinstance(obj, dict) else None
     if not isinstance(log, str) or which not in ("stdout", "stderr"):
         return b"", None, True
-    text = log.encode("utf-8", "surrogateescape")
+    # surrogatepass: a lone surrogate -- an escape (\\ud800) or the bytes json.loads' own
+    # surrogatepass decoding read as one -- is written as its three bytes, which the readers
+    # decode as not UTF-8; surrogateescape raised on it (an internal error on such a line)
+    text = log.encode("utf-8", "surrogatepass")
     if text.endswith(b"\n"):
         return which.encode(), text[:-1].removesuffix(b"\r"), True
     return which.encode(), text, False
