@@ -471,6 +471,7 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int high, 
     out->wrapped = 0;
     Py_ssize_t at = nginx_head(s, n, out);
     if (at < 0) { /* a wrapper around an nginx line? */
+        if (clf_request(s, n)) return LINE_SKIP; /* an access log's request line: read as nothing */
         int bare;
         Py_ssize_t inner_len = 0;
         const char *inner = unwrap_once(s, n, scratch, &inner_len, &bare);
