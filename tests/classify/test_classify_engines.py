@@ -62,6 +62,8 @@ WRAPPERS = {
                                           "SYSLOG_IDENTIFIER": "nginx", "PRIORITY": "3"}),
     "json-escaped": lambda s: s.replace('"', '\\"'),
     "compose+timestamps": lambda s: f"web-1  | 2024-05-01T12:00:01.123Z {s}",
+    "kubectl-prefix": lambda s: f"[pod/ingress-nginx-controller-7d9c5b-x2x/controller] {s}",
+    "kubectl-prefix+timestamps": lambda s: f"[pod/web-0/nginx] 2024-05-01T12:00:01.123456789Z {s}",
     "crlf": lambda s: s + "\r",
 }
 

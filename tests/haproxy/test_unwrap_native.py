@@ -38,6 +38,7 @@ LAYERS = [
     "2026-11-21T10:00:00Z lb1 haproxy 29614 - - ", "2026-11-21T10:00:00Z lb1 haproxy 1 ID47 [ex@1 a=\"b\"] ",
     "2026-11-21T10:00:00.000000001Z stdout F ", "2026-11-21T10:00:00Z stderr P", "2026-11-21T10:00:00Z ",
     "haproxy-1  | ", "lb_1 |", "[ 1234.567890] ", "[12.5] ", "kernel: ", "kernel: [ 1.000] ",
+    "[pod/haproxy-7d9c5b-x2x/haproxy] ", "[pod/lb.example-0/] ",
 ]
 
 # each layer bent where its regex decides
@@ -54,6 +55,8 @@ BENT = [
     "2026-11-21T10:00:00Z stdout X ", "2026-11-21T10:00:00Z stdouts F ", "1  lb1 2026-11-21T10:00:00Z h t: ",
     "haproxy-1 | ", "haproxy-1|", "[1234.] ", "[ 1.2]", "kernel:", "kernel: [1.2]", "-web | ",
     " <134>", "{\"log\":\"x\"} ", "\"msg\": \"x\" ", "<134>\\\"", "\u00e9<134>",
+    "[pod/Haproxy/x] ", "[pod/-x/y] ", "[pod/x/y]", "[pod/x/Y] ", "[pod/x] ", "[pod//y] ", "[pods/x/y] ",
+    "[pod/x/y/z] ", "[pod/x_y/z] ",
 ]
 
 

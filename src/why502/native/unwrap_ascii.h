@@ -6,7 +6,8 @@
  * stripping the first transport layer whose anchored regex matches the text left (its first
  * character decides which are tried), in this order: a JSON object or member, CRI, <PRI>, ISO
  * syslog (RFC 5424 after it), BSD syslog, a docker/kubectl timestamp, docker compose's "name |",
- * dmesg's "[ 12.345] ", "kernel: ".  Each layer only ever cuts a prefix, so the text is a suffix
+ * kubectl's "[pod/NAME/CONTAINER] ", dmesg's "[ 12.345] ", "kernel: ".  Each layer only ever
+ * cuts a prefix, so the text is a suffix
  * of the line: unwrap_at gives its offset.  It answers -1 ("ask Python") for what it does not
  * follow: any byte that is not printable ASCII (so the regexes' \d, \w and \s are [0-9],
  * [A-Za-z0-9_] and the space), a backslash anywhere (unwrap's last steps turn \" into " and cut a
@@ -187,6 +188,18 @@ static inline Py_ssize_t ua_dmesg_at(const char *s, Py_ssize_t i, Py_ssize_t n) 
     return i + 2;
 }
 
+/* _KUBECTL_PREFIX (kubectl logs --prefix): "[pod/", a pod name ([a-z0-9] then [a-z0-9.-]), "/", a
+ * container name ([a-z0-9-], maybe none), "] " */
+static inline Py_ssize_t ua_kubectl(const char *s, Py_ssize_t n) {
+    if (n < 8 || memcmp(s, "[pod/", 5) != 0 || !(ua_lower(s[5]) || ua_dig(s[5]))) return -1;
+    Py_ssize_t i = 6;
+    while (i < n && (ua_lower(s[i]) || ua_dig(s[i]) || s[i] == '.' || s[i] == '-')) i++;
+    if (i >= n || s[i] != '/') return -1;
+    i++;
+    while (i < n && (ua_lower(s[i]) || ua_dig(s[i]) || s[i] == '-')) i++;
+    return i + 1 < n && s[i] == ']' && s[i + 1] == ' ' ? i + 2 : -1;
+}
+
 /* _KERNEL_TAG: ^kernel: (?:\[\s*\d+\.\d+\] )? */
 static inline Py_ssize_t ua_kernel(const char *s, Py_ssize_t n) {
     if (n < 8 || memcmp(s, "kernel: ", 8) != 0) return -1;
@@ -208,7 +221,7 @@ static inline Py_ssize_t ua_round(const char *s, Py_ssize_t n) {
     if (ua_upper(first) && (got = ua_syslog_bsd(s, n)) >= 0) return got;
     if (digit && (got = ua_iso_space(s, 0, n)) >= 0) return got;
     if (ua_alnum(first) && (got = ua_compose(s, n)) >= 0) return got;
-    if (first == '[' && (got = ua_dmesg_at(s, 0, n)) >= 0) return got;
+    if (first == '[' && ((got = ua_kubectl(s, n)) >= 0 || (got = ua_dmesg_at(s, 0, n)) >= 0)) return got;
     if (first == 'k' && (got = ua_kernel(s, n)) >= 0) return got;
     return 0;
 }

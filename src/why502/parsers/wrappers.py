@@ -1,11 +1,12 @@
 """Peel the wrappers that real log pipelines put around a log line.
 
 Logs rarely arrive as the program wrote them: docker's json-file driver, CRI runtimes (containerd,
-CRI-O), ``docker logs --timestamps`` / ``kubectl logs --timestamps``, docker compose's service
-prefix, syslog and journald (plain or ``journalctl -o json``), ``dmesg`` and log shippers that
-JSON-escape quotes, and a pretty-printed object's message member alone on its line.  ``unwrap``
-removes those layers (up to a few, in any order) and keeps the
-outermost timestamp it saw, so a line is classified by its own content whatever carried it.
+CRI-O), ``docker logs --timestamps`` / ``kubectl logs --timestamps``, ``kubectl logs --prefix``'s
+``[pod/NAME/CONTAINER]``, docker compose's service prefix, syslog and journald (plain or
+``journalctl -o json``), ``dmesg`` and log shippers that JSON-escape quotes, and a pretty-printed
+object's message member alone on its line.  ``unwrap`` removes those layers (up to a few, in any
+order) and keeps the outermost timestamp it saw, so a line is classified by its own content
+whatever carried it.
 
 Pure standard library, no third-party imports: ``why502 explain "<pasted line>"`` uses it.
 """
@@ -40,6 +41,10 @@ TS_PREFIX = _TS_PREFIX.pattern
 _COMPOSE = re.compile(r"^[A-Za-z0-9][\w.-]*\s+\| ?")
 _PRI = re.compile(r"^<\d{1,3}>(?:1 )?")
 _DMESG = re.compile(r"^\[\s*\d+\.\d+\] ")
+# kubectl logs --prefix: "[pod/<pod>/<container>] " before each line (kubectl pkg/cmd/logs/logs.go
+# addPrefixIfNeeded: fmt.Sprintf("[pod/%s/%s] ", ref.Name, containerName)); a pod's name is a DNS
+# subdomain, a container's a DNS label, empty when kubectl could not read it from the field path
+_KUBECTL_PREFIX = re.compile(r"^\[pod/[a-z0-9][a-z0-9.-]*/[a-z0-9-]*\] ")
 _KERNEL_TAG = re.compile(r"^kernel: (?:\[\s*\d+\.\d+\] )?")
 _JSON_FIELD = re.compile(r'"(?:log|MESSAGE|message|msg)"\s*:\s*"((?:[^"\\]|\\.)*)')
 # one member of a pretty-printed object on its own line, the message's (``journalctl -o json-pretty``
@@ -199,6 +204,10 @@ def unwrap(line: str, year: int = 1970) -> Unwrapped:
             text = text[m.end():]
             continue
         m = _COMPOSE.match(text) if first.isascii() and first.isalnum() else None
+        if m:
+            text = text[m.end():]
+            continue
+        m = _KUBECTL_PREFIX.match(text) if first == "[" else None
         if m:
             text = text[m.end():]
             continue

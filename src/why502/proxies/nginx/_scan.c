@@ -476,8 +476,17 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int high, 
         Py_ssize_t inner_len = 0;
         const char *inner = unwrap_once(s, n, scratch, &inner_len, &bare);
         if (inner == NULL || (at = nginx_head(inner, inner_len, out)) < 0 ||
-            !inner_kept(inner, inner_len, at, bare, out->conn))
-            return LINE_EXACT;
+            !inner_kept(inner, inner_len, at, bare, out->conn)) {
+            /* the other framings (syslog, journald, compose, kubectl --prefix, their stacks): where
+             * unwrap()'s whole loop stops, on a printable ASCII line without a backslash
+             * (unwrap_ascii.h), when an nginx line starts there -- the loop stops at one, and
+             * leaves it as it is: no escape or trailing \n to rewrite in such a line */
+            Py_ssize_t u = unwrap_at(s, n);
+            if (u <= 0 || (at = nginx_head(s + u, n - u, out)) < 0 || !inner_kept(s + u, n - u, at, 0, out->conn))
+                return LINE_EXACT;
+            inner = s + u;
+            inner_len = n - u;
+        }
         s = inner;
         n = inner_len;
         out->wrapped = 1;
