@@ -15,12 +15,15 @@ every real line wrapped) is ``test_classify_native.py::test_wrapped_real_lines``
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.classify.test_classify_engines import WRAPPERS, YEAR, recognised_real_lines
-from tests.classify.test_classify_native import BUILT
+from tests.classify.test_classify_native import BUILT, assert_engines_equal, write_lines
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import classify_line
 
@@ -66,3 +69,33 @@ def test_a_kubectl_prefixed_line_keeps_its_time(framing: str) -> None:
         assert plain is not None and framed is not None, line
         if plain.time is not None:
             assert framed.time == plain.time, line
+
+
+CLF = ('198.51.100.7 - - [28/Nov/2026:09:00:00 +0000] "GET /x?upstream timed out HTTP/1.1" 502 157 "-" '
+       '"connect() failed (111: Connection refused) while connecting to upstream"')
+PREFIXES = ["", "Nov 28 09:00:01 web1 nginx[31]: ", "Nov  1 09:00:01 web1 nginx: ",
+            "<11>Nov 28 09:00:01 h nginx[1]: ", "2026-11-28T09:00:01+00:00 web1 nginx[31]: ",
+            "2026-11-28T09:00:01Z h app 1 - - ", "web-1  | ", "web_1 |", "[pod/a-b.c/d] ", "[pod/x/] ",
+            "2026-11-28T09:00:01.5Z ", "2026-11-28T09:00:01Z stdout F ", "kernel: ", "[ 12.5] ",
+            "1 h 2026-11-28T09:00:01Z h t: "]
+BENDS: list[Callable[[str], str]] = [
+    lambda s: s.replace(" ", "  ", 1), lambda s: s.replace(":", "", 1), lambda s: s[:-1],
+    lambda s: s.replace("[", "", 1), lambda s: s.upper(), lambda s: s.replace('"', '\\"', 1),
+    lambda s: s + "\r", lambda s: s.replace(" ", "\t", 1)]
+
+
+@pytest.mark.skipif(not BUILT, reason="the native scanner was not built")
+@pytest.mark.parametrize("seed", [1, 2])
+def test_framings_stacked_and_bent_read_alike_by_both_engines(seed: int, tmp_path: Path) -> None:
+    """nginx lines and access-log request lines behind zero to two framings, some bent a
+    character at a time: the scanner (``clf_request``, ``unwrap_at``) and the polars engine give
+    the same summary and records."""
+    rng = random.Random(seed)
+    nginx = [ln for ln in recognised_real_lines() if NGINX_HEAD.match(ln)][:200]
+    lines = []
+    for _ in range(1500):
+        body = (rng.choice(nginx) if rng.random() < 0.6
+                else rng.choice([CLF, CLF.replace(" 502 ", " 50 "), CLF[:rng.randrange(len(CLF))]]))
+        line = "".join(rng.choice(PREFIXES) for _ in range(rng.choice([0, 1, 1, 2]))) + body
+        lines.append(rng.choice(BENDS)(line) if rng.random() < 0.3 else line)
+    assert_engines_equal([write_lines(tmp_path / "mixed.log", lines)])
