@@ -483,7 +483,7 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int high, 
              * leaves it as it is: no escape or trailing \n to rewrite in such a line */
             Py_ssize_t u = unwrap_at(s, n);
             if (u <= 0 || (at = nginx_head(s + u, n - u, out)) < 0 || !inner_kept(s + u, n - u, at, 0, out->conn))
-                return LINE_EXACT;
+                return framed_request(s, n, scratch) && !may_normalize(s, n) ? LINE_SKIP : LINE_EXACT;
             inner = s + u;
             inner_len = n - u;
         }
