@@ -35,10 +35,13 @@ UNWRAPPED = ["syslog-bsd", "syslog-pri", "journal-short-iso", "compose-dash", "c
 
 
 def _plain_ascii() -> list[str]:
-    """Recognised real nginx lines the scanner reads (printable ASCII, no backslash: what
-    ``unwrap_at`` answers for)."""
-    return [ln for ln in recognised_real_lines()
-            if NGINX_HEAD.match(ln) and ln.isascii() and ln.isprintable() and "\\" not in ln]
+    """Recognised real nginx lines the scanner reads (printable ASCII, no escaped quote, no
+    backslash at the end or before a last n: what ``unwrap_at`` answers for), and those lines with
+    nginx's escape of a byte (``\\x16``) inside."""
+    lines = [ln for ln in recognised_real_lines()
+             if NGINX_HEAD.match(ln) and ln.isascii() and ln.isprintable() and '\\"' not in ln
+             and not ln.endswith(("\\", "\\n"))]
+    return lines + [ln.replace(", client:", " \\x16\\x03\\x01, client:", 1) for ln in lines]
 
 
 @pytest.mark.skipif(not BUILT, reason="the native scanner was not built")

@@ -10,8 +10,11 @@
  * cuts a prefix, so the text is a suffix
  * of the line: unwrap_at gives its offset.  It answers -1 ("ask Python") for what it does not
  * follow: any byte that is not printable ASCII (so the regexes' \d, \w and \s are [0-9],
- * [A-Za-z0-9_] and the space), a backslash anywhere (unwrap's last steps turn \" into " and cut a
- * trailing \n), and a text starting with a space, a quote or a brace (the JSON layers).
+ * [A-Za-z0-9_] and the space), an escaped quote anywhere and a backslash at the end or before a
+ * last n (unwrap's last steps turn \" into " and cut a trailing \n: a text that is a suffix of
+ * a line with neither keeps its bytes; another backslash, nginx's \x16 escape of a byte, is a
+ * character like any other to every layer's regex), and a text starting with a space, a quote or
+ * a brace (the JSON layers).
  *
  * Each regex is followed exactly, backtracking included: every alternative the engine could take
  * is tried in its order (the optional head of ISO syslog, BSD's day of one or two digits), and
@@ -228,8 +231,10 @@ static inline Py_ssize_t ua_round(const char *s, Py_ssize_t n) {
 
 /* where unwrap(line).text starts in s[0..n) (a line without its newline), or -1 (module comment) */
 static inline Py_ssize_t unwrap_at(const char *s, Py_ssize_t n) {
-    for (Py_ssize_t k = 0; k < n; k++)
-        if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e || s[k] == '\\') return -1;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e) return -1;
+        if (s[k] == '\\' && (k + 1 == n || s[k + 1] == '"' || (k + 2 == n && s[k + 1] == 'n'))) return -1;
+    }
     Py_ssize_t at = 0;
     for (int round = 0; round < 8; round++) {
         Py_ssize_t got = ua_round(s + at, n - at);
