@@ -33,7 +33,7 @@ from why502.sources.opening import (
     note,
     note_utf16,
 )
-from why502.sources.replay import replay_source
+from why502.sources.replay import replay_source, stream_bytes
 from why502.sources.rotation import is_rotated_sibling, order_rotated
 from why502.sources.unframe import unframed
 
@@ -289,6 +289,34 @@ def discovered(paths: Iterable[str], rotated: bool) -> frozenset[str]:
         return frozenset()
     named = {str(p) for p in expand_inputs(paths, rotated=False)}
     return frozenset(str(p) for p in expand_inputs(paths, rotated=True) if str(p) not in named)
+
+
+def holds_lines(path: str) -> bool | None:
+    """Did the log ``path`` hold anything to read -- False: not one byte (after inflating a
+    ``.gz``), True: some, None: not known (gone since, unreadable, a directory).
+
+    Why: a log that was just rotated is empty, and a run that read only empty logs has seen
+    nothing at all; it must not answer as if it had seen a host without failures (``diagnose``'s
+    "no evidence" outcome, ``app.diagnose.judged``).  Asked after the run: a regular file by its
+    size (a gzip'ed one by its first inflated byte), a stream (stdin, a FIFO) by what its one
+    reader had from it (``sources.replay.stream_bytes``: it cannot be read again).  A file of
+    blank lines holds lines, as ``classify`` counts them."""
+    if path == STDIN or is_stream(path):
+        got = stream_bytes(path)
+        return None if got is None else got > 0
+    try:
+        if not os.path.isfile(path):
+            return None
+        if os.path.getsize(path) == 0:
+            return False
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                return True
+            fh.seek(0)
+            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                return bool(gz.read(1))
+    except (OSError, EOFError, zlib.error):
+        return None
 
 
 def head_batch(path: Path | str, batch_bytes: int) -> LineBatch | None:
