@@ -98,6 +98,16 @@ def test_empty_stdin_is_no_evidence(flag: str) -> None:
     assert "no evidence" in res.stderr
 
 
+def test_empty_gz_piped_is_no_evidence() -> None:
+    """``cat error.log.1.gz | why502 diagnose --error-log -``: bytes, but no line once inflated."""
+    res = subprocess.run([sys.executable, "-m", "why502", "diagnose", "--offline", "--error-log", "-",
+                          "--format", "json"], capture_output=True, input=gzip.compress(b""), timeout=120,
+                         check=False, env=_env())
+    assert res.returncode == 3, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["no_evidence"] is True and doc["inputs"]["empty_logs"] == ["-"]
+
+
 def test_stdin_with_lines_is_judged() -> None:
     res = diagnose("--offline", "--access-log", "-", "--format", "json", stdin=ACCESS_200)
     doc = as_json(res)

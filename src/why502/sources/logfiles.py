@@ -28,6 +28,7 @@ from why502.sources.opening import (
     check_named,
     discovered_skip,
     gunzip,
+    inflated,
     is_stream,
     log_directory,
     note,
@@ -292,31 +293,31 @@ def discovered(paths: Iterable[str], rotated: bool) -> frozenset[str]:
 
 
 def holds_lines(path: str) -> bool | None:
-    """Did the log ``path`` hold anything to read -- False: not one byte (after inflating a
-    ``.gz``), True: some, None: not known (gone since, unreadable, a directory).
+    """Did the log ``path``, as this run read it, hold anything -- False: not one byte (after
+    inflating a ``.gz``), True: some, None: not known (not read, gone since, a directory).
 
     Why: a log that was just rotated is empty, and a run that read only empty logs has seen
     nothing at all; it must not answer as if it had seen a host without failures (``diagnose``'s
-    "no evidence" outcome, ``app.diagnose.judged``).  Asked after the run: a regular file by its
-    size (a gzip'ed one by its first inflated byte), a stream (stdin, a FIFO) by what its one
-    reader had from it (``sources.replay.stream_bytes``: it cannot be read again).  A file of
-    blank lines holds lines, as ``classify`` counts them."""
+    "no evidence" outcome, ``app.diagnose.judged``).  Asked after the run without opening the
+    file again (each log is opened once: tests/project/test_read_once.py): a regular file by its
+    size, a stream (stdin, a FIFO) by what its one reader had from it (``sources.replay``), and a
+    gzip'ed one of either by whether it inflated to a byte when it was read
+    (``sources.opening.inflated``).  A file of blank lines holds lines, as ``classify`` counts."""
     if path == STDIN or is_stream(path):
         got = stream_bytes(path)
-        return None if got is None else got > 0
+        if not got:
+            return None if got is None else False
+        gave = inflated("stdin" if path == STDIN else path)
+        return True if gave is None else gave
     try:
         if not os.path.isfile(path):
             return None
         if os.path.getsize(path) == 0:
             return False
-        with open(path, "rb") as fh:
-            if fh.read(2) != b"\x1f\x8b":
-                return True
-            fh.seek(0)
-            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
-                return bool(gz.read(1))
-    except (OSError, EOFError, zlib.error):
+    except OSError:
         return None
+    gave = inflated(path)
+    return True if gave is None else gave
 
 
 def head_batch(path: Path | str, batch_bytes: int) -> LineBatch | None:
