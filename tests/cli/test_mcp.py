@@ -8,6 +8,7 @@ schemas."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ def _session(argv: list[str], calls: list[tuple[str, dict[str, Any]]]) -> tuple[
     from mcp.client.stdio import StdioServerParameters
 
     async def run() -> tuple[Any, list[Any]]:
-        params = StdioServerParameters(command=WHY502, args=["mcp", *argv])
+        # this environment, PYTHONPATH included: the SDK's default hands the server only HOME,
+        # PATH and a few more, so a run against a source tree tested the installed why502
+        params = StdioServerParameters(command=WHY502, args=["mcp", *argv], env=dict(os.environ))
         async with Client(params) as client:
             tools = await client.list_tools()
             results = [await client.call_tool(name, args) for name, args in calls]
@@ -107,7 +110,7 @@ def test_paths_outside_the_roots_are_refused_before_anything_runs(logs: Path, tm
         ("nope", {}),
     ]
     _, results = _session(["--root", str(logs)], calls)
-    assert all(r.is_error for r in results)
+    assert all(r.is_error for r in results), [r.content[0].text[:300] for r in results]
     texts = [r.content[0].text for r in results]
     assert all("not under an allowed root" in t for t in texts[:3]), texts
     assert "not for agents" not in "".join(texts)
@@ -145,6 +148,18 @@ def test_diagnose_of_a_log_no_reader_takes_is_an_error_not_healthy(logs: Path) -
     assert results[0].is_error
     text = results[0].content[0].text
     assert text.startswith("why502 diagnose: ") and "none of the 20 lines" in text and "\n" not in text
+
+
+def test_an_empty_log_is_no_evidence_not_healthy(logs: Path) -> None:
+    """An agent naming a log just rotated (empty) gets "no evidence" as the tool's error, not
+    ``"healthy": true``, and classify of it "nothing to classify" (both commands exit 3)."""
+    (logs / "rotated.log").write_bytes(b"")
+    _, results = _session(["--root", str(logs)], [("diagnose", {"error_logs": [str(logs / "rotated.log")]}),
+                                                  ("classify", {"files": [str(logs / "rotated.log")]})])
+    assert all(r.is_error for r in results), [r.content[0].text[:300] for r in results]
+    diagnosed, classified = (r.content[0].text for r in results)
+    assert diagnosed.startswith("why502 diagnose: ") and "no evidence" in diagnosed and "\n" not in diagnosed
+    assert classified.startswith("why502 classify: ") and "nothing to classify" in classified
 
 
 def test_bad_flags_are_one_line() -> None:

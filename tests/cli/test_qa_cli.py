@@ -64,9 +64,11 @@ def test_classify_names_an_empty_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
     proc = why502("classify", str(empty))
-    assert proc.returncode == 0, proc.stderr
+    # no line: nothing to classify, exit 3 (it was 0, "No upstream failure found.": an all-clear)
+    assert proc.returncode == 3, proc.stderr
     first = proc.stdout.split("\n\n")[0].replace("\n", "")  # the header, wrapped at 80 columns
     assert "empty.log" in first and "(no input)" not in first, first
+    assert "Nothing to classify" in first
 
 
 def test_classify_without_a_file_on_a_terminal_says_what_it_wants() -> None:

@@ -180,7 +180,10 @@ def test_since_limits_the_logs_read(tmp_path: Path) -> None:
     assert json.loads(old.stdout)["findings"]
     future = why502(*args, "--since", "2099-01-01T00:00", "--format", "json")
     doc = json.loads(future.stdout)
-    assert future.returncode == 0 and doc["healthy"], doc["findings"]
+    # no line of the window, offline: the config alone was judged -- no finding (exit 0), but
+    # not "healthy" (it said so: an all-clear on no log line at all)
+    assert future.returncode == 0 and not doc["findings"], doc["findings"]
+    assert doc["judged"] == ["config"] and doc["healthy"] is False and doc["no_evidence"] is False
 
 
 def test_terminal_escapes_from_logs_are_stripped(tmp_path: Path) -> None:
@@ -345,7 +348,11 @@ def test_since_skips_rotated_files_written_before_it(tmp_path: Path) -> None:
     everything = json.loads(why502(*args).stdout)
     assert everything["findings"] and str(old) in everything["inputs"]["error_logs"]  # rotated set
     recent = json.loads(why502(*args, "--since", "2h").stdout)
-    assert recent["healthy"] and str(old) not in recent["inputs"]["error_logs"]
+    assert not recent["findings"] and str(old) not in recent["inputs"]["error_logs"]
+    # the log read is empty and the rotated one before --since: only the config was judged, which
+    # is no finding, not "healthy" (it said so)
+    assert recent["judged"] == ["config"] and recent["healthy"] is False
+    assert recent["inputs"]["empty_logs"] == [str(log)]
 
 
 def test_demo_report_is_what_the_recording_diagnoses_to_today() -> None:

@@ -122,7 +122,10 @@ def test_backend_stopped_before_any_request_is_found_by_the_probe() -> None:
         code, doc = diagnose_live(run)
         offline_code, offline = diagnose_live(run, "--offline")
     assert code == 1 and doc["findings"][0]["cause"] == "backend-not-running"
-    assert offline_code == 0 and offline["healthy"]  # offline: no probe, nothing in the logs
+    # offline: no probe, nothing in the logs -- the config alone was judged, which is no finding
+    # (exit 0) but not "healthy" (it said so, while the backend was down: a false all-clear)
+    assert offline_code == 0 and not offline["findings"] and not offline["healthy"]
+    assert offline["judged"] == ["config"] and not offline["no_evidence"]
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")

@@ -177,27 +177,12 @@ def test_the_probe_asks_the_route_the_clients_got_a_5xx_on(tmp_path: Path) -> No
     gunicorn, uWSGI and Node cells behind Apache read ``unexplained-5xx`` while the probe asked
     ``GET /`` (200).  A target whose ``GET /`` answered below 500 is asked once more for the
     path of the first unclaimed 5xx, a plain GET; its 5xx answer is the proof."""
-    import http.server
-    import threading
-
+    from tests.support.backends import http_backend
     from why502.app.diagnose.probes import failed_path, probe_failed_path, probe_targets
 
-    class App(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status = 502 if self.path.startswith("/orders/") else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        key = f"127.0.0.1:{server.server_address[1]}"
-        targets = [TargetFact(key=key, host="127.0.0.1", port=server.server_address[1])]
+    with http_backend(lambda path: 502 if path.startswith("/orders/") else 200) as port:
+        key = f"127.0.0.1:{port}"
+        targets = [TargetFact(key=key, host="127.0.0.1", port=port)]
         failures = ClientFailures(statuses={502: 3}, request="GET /orders/status/502 HTTP/1.1")
         found, as_json = probe_targets(targets, 2.0)
         assert found[key].protocol is not None and found[key].protocol.status == 200
@@ -205,9 +190,6 @@ def test_the_probe_asks_the_route_the_clients_got_a_5xx_on(tmp_path: Path) -> No
         assert found[key].protocol is not None and found[key].protocol.status == 502
         assert found[key].detail.startswith("GET /orders/status/502")
         assert as_json[key]["protocol"]["status"] == 502
-    finally:
-        server.shutdown()
-        server.server_close()
     # only a plain GET of another path than /, and only 5xx no error-log line claims
     assert failed_path(failures) == "/orders/status/502"
     assert failed_path(ClientFailures(statuses={502: 3}, request="POST /orders HTTP/1.1")) is None

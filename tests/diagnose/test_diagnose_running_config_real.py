@@ -69,7 +69,10 @@ def test_a_healthy_verdict_says_what_it_read(tmp_path: Path) -> None:
                     "server { listen 127.0.0.1:1; location / { return 200; } } }\n")
     res = why502("diagnose", "--config", str(conf), "--offline", env={"COLUMNS": "400"})
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines()[1].strip() == f"read: {conf} · logs {log}"
+    # the log is empty: the read: line says so, and the verdict is the config's alone (no
+    # finding, exit 0), not "healthy" (docs/guide/diagnose.md, "No evidence is no verdict")
+    assert res.stdout.splitlines()[1].strip() == f"read: {conf} · logs {log} (0 lines)"
+    assert res.stdout.startswith("✔ no config pitfall found; no log line to judge")
 
 
 def test_watch_follows_the_running_nginx_own_config() -> None:

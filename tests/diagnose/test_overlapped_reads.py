@@ -10,7 +10,6 @@ access log), each pass's notes (``sources.opening.note``) said in its own place,
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.diagnose.test_diagnose_fixtures import METAS, materialize, options_for
+from tests.support.backends import http_backend
 from why502.app.classify import classify_files
 from why502.app.diagnose.logs import error_join_rows
 from why502.app.diagnose.probes import Probing, probe_targets
@@ -98,30 +98,14 @@ def _untimed(doc: Any) -> Any:
 def test_the_probes_started_early_are_the_serial_probes() -> None:
     """A target that answers (a real HTTP server on loopback) and one that refuses (a port
     nobody listens on): ``Probing`` gives what ``probe_targets`` gives."""
-
-    class App(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]  # free once closed: refused
-    try:
-        up = server.server_address[1]
+    with http_backend() as up:
         targets = [TargetFact(key=f"127.0.0.1:{up}", host="127.0.0.1", port=up),
                    TargetFact(key=f"127.0.0.1:{closed}", host="127.0.0.1", port=closed)]
         early = Probing(targets, 2.0).result()
         serial = probe_targets(targets, 2.0)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert _untimed(early[1]) == _untimed(serial[1])
     assert early[1][f"127.0.0.1:{up}"]["protocol"]["status"] == 200
     assert early[1][f"127.0.0.1:{closed}"] != early[1][f"127.0.0.1:{up}"]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.cli.proxyargs import in_words
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, EXIT_INPUT, UsageError
 
 if TYPE_CHECKING:
     from why502.findings.results import ClassifySummary
@@ -29,7 +29,11 @@ examples:
   kubectl logs {own.k8s_logs} | why502 classify --format jsonl
   why502 classify 'error.log*' --format jsonl | jq -r .symptom | sort | uniq -c
 
-exit: 0 no upstream-failure symptom, 1 some found, 2 usage error, 3 unreadable input""")
+nothing to classify: no line at all (an empty or just-rotated log, an empty pipe -- `grep X log |
+why502 classify` when grep matched nothing) is not "no failure": it says so and exits 3.
+
+exit: 0 no upstream-failure symptom in the lines read, 1 some found, 2 usage error, 3 unreadable
+input or no line to read""")
 
 _BIG = 64 * 1024 * 1024
 
@@ -85,10 +89,19 @@ def run(args: argparse.Namespace) -> int:
         else:
             # the records are the output: only the exit code needs a total (no per-batch summary)
             failures = 0
+            batches = 0  # an empty file or pipe gives none: nothing to classify (exit 3)
+
+            def seen(batch: Any) -> None:
+                nonlocal batches
+                batches += 1
+                progress.update(batch)
+
             for text, count in jsonl_paths(args.files, since=args.since, rotated=args.rotated,
-                                           on_batch=progress.update, notes=notes):
+                                           on_batch=seen, notes=notes):
                 failures += count
                 _write_jsonl(text)
+            if not batches:
+                return _nothing_read(output_inputs(args) or ["-"])
             return EXIT_FINDINGS if failures or _access_log(head) else EXIT_HEALTHY
     finally:
         progress.close()
@@ -96,7 +109,23 @@ def run(args: argparse.Namespace) -> int:
     # text: the whole summary, cut to --top by the reporter (its catalog notes name the three
     # first symptoms whatever --top is); json: the first --top rows of each list
     _write(args, summary.summary(args.top if args.format == "json" else None))
+    if summary.lines_read == 0:  # the text said it ("Nothing to classify"); json says lines_read 0
+        return _nothing_read(summary.files if args.format == "json" else [])
     return EXIT_FINDINGS if summary.failures() or _access_log(head) else EXIT_HEALTHY
+
+
+def _nothing_read(files: list[str]) -> int:
+    """Exit 3 for a run that read no line at all, and when ``files`` are given (JSON on stdout,
+    which says only ``lines_read: 0`` or nothing) why on stderr.  Why not 0: "No upstream failure
+    found" of an empty input read as an all-clear -- a log that was just rotated, an empty pipe --
+    while nothing was looked at; ``diagnose`` of such logs is "no evidence", exit 3, too."""
+    if files:
+        from why502.textutil import strip_terminal_escapes
+
+        named = ", ".join(strip_terminal_escapes(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
+        print(f"why502 classify: note: 0 lines read from {named}: nothing to classify (an empty or "
+              "just-rotated log, or an empty pipe: a grep before it that matched nothing)", file=sys.stderr)
+    return EXIT_INPUT
 
 
 def _access_log(head: tuple[str, list[str]] | None) -> bool:

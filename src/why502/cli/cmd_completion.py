@@ -40,7 +40,8 @@ EXIT_STATUS = (
     ".TP\n\\fB0\\fR\nhealthy: no findings\n"
     ".TP\n\\fB1\\fR\nfindings (a root cause, a lint finding at or above \\fB--fail-on\\fR)\n"
     ".TP\n\\fB2\\fR\nusage error (unknown ID, bad option)\n"
-    ".TP\n\\fB3\\fR\ninputs unreadable (missing file, permission denied, not a report)\n"
+    ".TP\n\\fB3\\fR\ninputs unreadable (missing file, permission denied, not a report), or nothing to "
+    "judge (every log read empty: no evidence, never healthy)\n"
     ".TP\n\\fB4\\fR\ninternal error (a bug; \\fBWHY502_DEBUG=1\\fR shows the traceback)\n"
 )
 

@@ -51,7 +51,13 @@ and cannot read is a note under the answer; nothing readable at all exits 3.
 counts: an error-log line is one failed attempt ({own.title} may retry it); what clients got (final
 status, retries that rescued the request) is said only from the access log.
 
-exit codes: 0 healthy, 1 findings, 2 usage error, 3 inputs unreadable, 4 internal error
+no evidence: when every log read held no line (empty, just rotated, an empty pipe) and no
+config, live check or Kubernetes object was read, there is nothing to judge: "? no evidence",
+exit 3, never "healthy"; a config read alone with empty logs, offline, is "no config pitfall
+found; no log line to judge" (exit 0), not "healthy".
+
+exit codes: 0 healthy / no findings, 1 findings, 2 usage error, 3 inputs unreadable or no
+evidence, 4 internal error
 """)
 
 FORMATS = ("text", "json", "html", "markdown")
@@ -157,15 +163,26 @@ def run(args: argparse.Namespace) -> int:
                                "app_logs") for v in _as_list(report.inputs.get(key))]
         write_output(args.output, text, [*named, *found])
         if fmt != "text":
-            said = ("no finding" if unread else "healthy" if report.healthy
-                    else f"{len(report.findings)} finding(s)")
+            said = ("no evidence" if report.no_evidence else "no finding" if unread or report.config_only
+                    else "healthy" if report.healthy else f"{len(report.findings)} finding(s)")
             print(f"why502: report written to {args.output} ({said})", file=sys.stderr)
     else:
         sys.stdout.write(text)
     if unread is not None:  # after the report: its notes say the rest
         raise InputError(unread)
+    if report.no_evidence:  # after the report, which says what would decide: no verdict, exit 3
+        raise InputError(_no_evidence(report))
     # 1 only for a failure going on: a report of recovered incidents only is 0 (issue 31)
     return EXIT_FINDINGS if report.failing_now else EXIT_HEALTHY
+
+
+def _no_evidence(report: Report) -> str:
+    """The one-line error of a run that judged nothing (``Report.no_evidence``): exit 3, as for
+    "nothing could be read".  Why not 0: every log read was empty (a just-rotated log, an empty
+    pipe) and nothing else was read or probed; "healthy", exit 0, was a false all-clear."""
+    from why502.reporters.text.report import nothing_judged, to_decide
+
+    return f"no evidence: {nothing_judged(report, files=True)}; to decide: {to_decide(report)}"
 
 
 def _unmatched_access_log(report: Report, named: list[str]) -> str | None:
@@ -178,7 +195,7 @@ def _unmatched_access_log(report: Report, named: list[str]) -> str | None:
     says which log was not used."""
     from why502.app.diagnose.access import NOT_USED
 
-    if not report.healthy or not named:
+    if report.findings or not named:
         return None
     files = {os.path.realpath(p) for p in named}
     for d in report.diagnostics:

@@ -1,9 +1,10 @@
 """`why502 render REPORT.json`: re-render a saved JSON report as html, markdown or text.
 
 docs/architecture.md: "reporters render a saved Report and nothing else, so `why502 render report.json
---format html` works with no inputs at hand".  The exit code follows ``diagnose`` (0 healthy,
-1 findings) so scripts can branch on a saved report too; a missing file or a JSON document that
-is not a why502 report is an input error (exit 3, one line).
+--format html` works with no inputs at hand".  The exit code follows ``diagnose`` (0 healthy
+or no finding, 1 findings, 3 a report of no evidence: nothing was judged) so scripts can branch
+on a saved report too; a missing file or a JSON document that is not a why502 report is an input
+error (exit 3, one line).
 
 Heavy imports (rich, the reporters) happen inside ``run`` only, so ``why502 --help`` stays fast.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError, not_found
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, EXIT_INPUT, InputError, UsageError, not_found
 
 if TYPE_CHECKING:
     from why502.findings.model import Report
@@ -139,7 +140,8 @@ def render(report: Report, fmt: str, name: str = "report", to_file: bool = False
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, render, write; exit 0 when the report is healthy, 1 when it has findings."""
+    """Load, render, write; exit 1 when the report has findings, 3 when it judged nothing (schema
+    1.6 ``no_evidence``: as ``diagnose`` of it did), else 0."""
     fmt: str | None = args.format
     if fmt is None:
         fmt = _SUFFIXES.get(Path(args.output).suffix.lower(), "text") if args.output else "text"
@@ -157,4 +159,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return EXIT_HEALTHY if report.healthy else EXIT_FINDINGS
+    if report.findings:
+        return EXIT_FINDINGS
+    return EXIT_INPUT if report.no_evidence else EXIT_HEALTHY

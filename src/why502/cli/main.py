@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 EXIT_CODES_EPILOG = (
     "exit codes: 0 healthy / no findings, 1 findings, 2 usage error, "
-    "3 inputs unreadable, 4 internal error"
+    "3 inputs unreadable or nothing to judge (every log read empty), 4 internal error"
 )
 
 

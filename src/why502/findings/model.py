@@ -11,18 +11,29 @@ The JSON Schema shipped in ``why502/schemas/report.schema.json`` describes exact
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T", bound="DataclassInstance")
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 """1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made),
 1.2 ``proxy``, 1.3 ``places`` (one finding for the same defect in many blocks), 1.4
 ``redacted`` (how many credential values the report shows as ``[redacted]``), 1.5 ``recovered``
-(a finding whose failures have stopped: the past, ranked after every current one)."""
+(a finding whose failures have stopped: the past, ranked after every current one), 1.6
+``judged`` and ``no_evidence`` (what the verdict rests on; nothing at all is no verdict)."""
+
+Judged = Literal["logs", "config", "live", "kubernetes"]
+"""What a verdict can rest on (``Report.judged``): a log line read (``logs``), a config read
+(``config``: the proxy's, PHP-FPM's pools, an app server's), a live check that answered
+(``live``: a target probed, the proxy's runtime or admin API, the host's kernel / systemd /
+SELinux records holding an event), Kubernetes objects read (``kubernetes``)."""
+
+RUNTIME: tuple[Judged, ...] = ("logs", "live", "kubernetes")
+"""The kinds of evidence that would show a proxy failing now: without one of them no finding is
+not "healthy" -- a config read alone shows only that it holds no known pitfall."""
 
 Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
 Severity = Literal["info", "warning", "error"]
@@ -164,11 +175,32 @@ class Report:
     schema_version: str = SCHEMA_VERSION
     # credential values replaced by ``[redacted]`` (findings.redact, schema 1.4); every format says so
     redacted: int = 0
+    # what the verdict rests on (schema 1.6, ``Judged``), in that order; None: not said (a report
+    # older than 1.6, the demo's), read as before -- no finding is healthy
+    judged: list[str] | None = None
+
+    @property
+    def no_evidence(self) -> bool:
+        """Nothing was judged at all (schema 1.6): every log read held no line, and no config, live
+        check or Kubernetes object was read.  Why: an empty log (just rotated) and ``--offline``
+        said "healthy", exit 0 -- a false all-clear on nothing read.  Such a report is no verdict
+        (``diagnose`` exits 3)."""
+        return not self.findings and self.judged is not None and not self.judged
 
     @property
     def healthy(self) -> bool:
-        """No finding at all: the answer is "nothing is wrong that why502 can see"."""
-        return not self.findings
+        """No finding, and something was judged that would show a proxy failing now (``RUNTIME``):
+        "nothing is wrong that why502 can see".  A config read alone with no log line is not
+        that: it shows no config pitfall, nothing about the 5xx (``config_only``)."""
+        if self.findings:
+            return False
+        return self.judged is None or any(j in RUNTIME for j in self.judged)
+
+    @property
+    def config_only(self) -> bool:
+        """No finding, a config read and nothing else judged (no log line, no live check): the
+        answer is "no config pitfall found; no log line to judge", not "healthy" (exit 0)."""
+        return not self.findings and not self.healthy and not self.no_evidence
 
     @property
     def failing_now(self) -> bool:
@@ -180,6 +212,7 @@ class Report:
         data = asdict(self)
         ordered: dict[str, Any] = {"schema_version": data.pop("schema_version")}
         ordered["healthy"] = self.healthy
+        ordered["no_evidence"] = self.no_evidence
         ordered.update(data)
         return ordered
 
@@ -203,7 +236,16 @@ class Report:
             tool_version=data.get("tool_version"),
             schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
             redacted=_count(data.get("redacted")),
+            judged=_judged(data.get("judged")),
         )
+
+
+def _judged(value: object) -> list[str] | None:
+    """A saved ``judged``: its known names, in ``Judged``'s order; None when absent or not a list
+    (a report older than 1.6)."""
+    if not isinstance(value, list):
+        return None
+    return [j for j in get_args(Judged) if j in value]
 
 
 def _count(value: object) -> int:

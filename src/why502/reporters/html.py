@@ -354,7 +354,21 @@ def _paragraphs(text: str) -> str:
 
 
 def _verdict_html(report: Report) -> str:
-    if report.healthy:
+    if report.no_evidence:  # nothing judged: no verdict (diagnose exits 3), never "healthy"
+        from why502.reporters.text.report import nothing_judged, to_decide
+
+        return (
+            '<section class="verdict" id="verdict"><h1>No evidence</h1>'
+            f"<p>Nothing to judge: {_e(nothing_judged(report, files=True))}.</p>"
+            f"<p>To decide: {_e(to_decide(report))}.</p></section>"
+        )
+    if report.config_only:  # a config read alone: no verdict on the 5xx
+        return (
+            '<section class="verdict" id="verdict"><h1>No config pitfall found</h1>'
+            "<p>No log line to judge and nothing probed: the config holds no known pitfall, and "
+            "nothing was read that would show the proxy failing now.</p></section>"
+        )
+    if not report.findings:
         diag = (
             f" {len(report.diagnostics)} input(s) could not be fully read — see below."
             if report.diagnostics
@@ -555,7 +569,9 @@ def render_html(report: Report) -> str:
     report_css = _asset("why502-report.css")
     report_js = _asset("why502-report.js")
     csp = content_security_policy(uplot_js, report_js)
-    title = "why502: no root cause found" if report.healthy else f"why502: {report.findings[0].title}"
+    title = (f"why502: {report.findings[0].title}" if report.findings
+             else "why502: no evidence" if report.no_evidence
+             else "why502: no config pitfall found" if report.config_only else "why502: no root cause found")
     if report.host:
         title += f" on {report.host}"
     meta = " · ".join(

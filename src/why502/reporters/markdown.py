@@ -26,7 +26,7 @@ from why502.findings.model import EvidenceItem, Finding, Fix, Report
 from why502.findings.redact import notice
 from why502.reporters.html import chart_data, confidence_label, safe_text
 from why502.reporters.options import RenderOptions
-from why502.reporters.text.report import read_line
+from why502.reporters.text.report import nothing_judged, read_line, to_decide
 
 __all__ = ["md_code", "md_text", "render_markdown"]
 
@@ -205,7 +205,14 @@ def render_markdown(report: Report) -> str:
     # under every verdict, healthy or not: the config and logs read, and how many inputs were not
     # (issue 31: a verdict about the wrong config looked like one about the right one)
     read = [] if report.inputs.get("demo") else [f"*{md_text(read_line(report).strip())}*", ""]
-    if report.healthy:
+    if report.no_evidence:  # nothing judged: no verdict (diagnose exits 3), never "healthy"
+        out += ["# why502: no evidence", "", md_text(f"Nothing to judge: {nothing_judged(report)}."), "",
+                md_text(f"To decide: {to_decide(report)}."), "", *read]
+    elif report.config_only:  # a config read alone: no verdict on the 5xx
+        out += ["# why502: no config pitfall found", "",
+                "No log line to judge and nothing probed: the config holds no known pitfall, and "
+                "nothing was read that would show the proxy failing now.", "", *read]
+    elif not report.findings:
         out += ["# why502: no root cause found", "", "why502 saw nothing wrong in what it could read.", "",
                 *read]
     else:

@@ -28,12 +28,13 @@ from why502.sources.opening import (
     check_named,
     discovered_skip,
     gunzip,
+    inflated,
     is_stream,
     log_directory,
     note,
     note_utf16,
 )
-from why502.sources.replay import replay_source
+from why502.sources.replay import replay_source, stream_bytes
 from why502.sources.rotation import is_rotated_sibling, order_rotated
 from why502.sources.unframe import unframed
 
@@ -289,6 +290,34 @@ def discovered(paths: Iterable[str], rotated: bool) -> frozenset[str]:
         return frozenset()
     named = {str(p) for p in expand_inputs(paths, rotated=False)}
     return frozenset(str(p) for p in expand_inputs(paths, rotated=True) if str(p) not in named)
+
+
+def holds_lines(path: str) -> bool | None:
+    """Did the log ``path``, as this run read it, hold anything -- False: not one byte (after
+    inflating a ``.gz``), True: some, None: not known (not read, gone since, a directory).
+
+    Why: a log that was just rotated is empty, and a run that read only empty logs has seen
+    nothing at all; it must not answer as if it had seen a host without failures (``diagnose``'s
+    "no evidence" outcome, ``app.diagnose.judged``).  Asked after the run without opening the
+    file again (each log is opened once: tests/project/test_read_once.py): a regular file by its
+    size, a stream (stdin, a FIFO) by what its one reader had from it (``sources.replay``), and a
+    gzip'ed one of either by whether it inflated to a byte when it was read
+    (``sources.opening.inflated``).  A file of blank lines holds lines, as ``classify`` counts."""
+    if path == STDIN or is_stream(path):
+        got = stream_bytes(path)
+        if not got:
+            return None if got is None else False
+        gave = inflated("stdin" if path == STDIN else path)
+        return True if gave is None else gave
+    try:
+        if not os.path.isfile(path):
+            return None
+        if os.path.getsize(path) == 0:
+            return False
+    except OSError:
+        return None
+    gave = inflated(path)
+    return True if gave is None else gave
 
 
 def head_batch(path: Path | str, batch_bytes: int) -> LineBatch | None:

@@ -356,12 +356,26 @@ def max_inflated_bytes() -> int:
     return parse_size(os.environ.get("WHY502_MAX_INFLATED_BYTES", ""), MAX_INFLATED_BYTES)
 
 
+_GAVE: dict[str, bool] = {}
+"""Each gzip stream inflated so far, by its reader's name (a path, ``stdin``): whether it gave a
+byte (``inflated``)."""
+
+
+def inflated(name: str) -> bool | None:
+    """Did the gzip stream ``name`` (a path, or ``stdin``) inflate to any byte when it was read --
+    None: it was not inflated (not gzip'ed, or not read).  Why: an empty ``.gz`` (a rotation of an
+    empty log) has bytes, yet no line; whether a log held any line is asked after the run
+    (``sources.logfiles.holds_lines``), and reading the file again would open it twice."""
+    return _GAVE.get(name)
+
+
 class _Inflated(io.RawIOBase):
     """The inflated bytes of a gzip stream, counted: ``InputError`` (exit 3) past ``limit``."""
 
     def __init__(self, gz: gzip.GzipFile, name: str, limit: int) -> None:
         super().__init__()
         self.gz, self.name, self.limit, self.done = gz, name, limit, 0
+        _GAVE.setdefault(name, False)
 
     def readable(self) -> bool:
         return True
@@ -369,6 +383,8 @@ class _Inflated(io.RawIOBase):
     def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
         n = self.gz.readinto(buf)
         self.done += n
+        if n and not _GAVE.get(self.name):
+            _GAVE[self.name] = True
         if self.done > self.limit:
             raise InputError(f"cannot read {self.name}: it inflates to more than {_size(self.limit)} "
                              "(the limit for one .gz); WHY502_MAX_INFLATED_BYTES="

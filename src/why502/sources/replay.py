@@ -36,6 +36,9 @@ class Replay:
         self.owned = owned  # opened here (a FIFO): closed with the reader; stdin stays open
         self.head = b""  # peeked, not yet read
         self.ended = False  # the stream gave no more bytes to a peek
+        # bytes the stream gave (peeked or read): 0 after a whole read is an empty stream, which
+        # ``diagnose`` must not take for a log that showed nothing wrong (``stream_bytes``)
+        self.got = 0
 
     def peek(self, n: int) -> bytes:
         """The bytes held, at least the next ``n`` (fewer at the end of the stream), not
@@ -44,14 +47,19 @@ class Replay:
             more = self.stream.read(n - len(self.head))
             if not more:
                 self.ended = True
+            self.got += len(more)
             self.head += more
         return self.head
 
     def read(self, n: int = -1) -> bytes:
         if not self.head:
-            return self.stream.read(n)
+            data = self.stream.read(n)
+            self.got += len(data or b"")
+            return data
         if n < 0:
-            out, self.head = self.head + self.stream.read(), b""
+            more = self.stream.read()
+            self.got += len(more)
+            out, self.head = self.head + more, b""
             return out
         out, self.head = self.head[:n], self.head[n:]
         return out
@@ -63,8 +71,10 @@ class Replay:
             readinto = getattr(self.stream, "readinto", None)
             if readinto is not None:
                 got: int | None = readinto(b)
+                self.got += got or 0
                 return got or 0
             data = self.stream.read(len(b))
+            self.got += len(data)
         else:
             data, self.head = self.head[:len(b)], self.head[len(b):]
         b[:len(data)] = data
@@ -99,3 +109,14 @@ def replay_source(path: str) -> Replay:
     if src is None or src.stream.closed:
         src = _replays[path] = Replay(open_stream(path), owned=True)
     return src
+
+
+def stream_bytes(path: str) -> int | None:
+    """How many bytes the run's reader of the stream ``path`` (stdin: ``-``) has had from it so
+    far, or None when nothing read it.  Why: a stream cannot be looked at again once read, so
+    whether a piped log held anything at all (``: | why502 diagnose --error-log -``) is known
+    only from its one reader; an empty one is no evidence (``sources.logfiles.holds_lines``)."""
+    src = _replays.get(path)
+    if src is None or (path == STDIN and src.stream is not sys.stdin.buffer):
+        return None
+    return src.got

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 from why502.analyzers.rank import order
+from why502.app.diagnose.judged import EMPTY_LOGS
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
-from why502.findings.model import Report, TimelinePoint
+from why502.findings.model import Judged, Report, TimelinePoint
 from why502.proxies import DEFAULT, Capability, get, report_config
 from why502.sources.proxyprocs import (
     DEFAULT_CONFIGS,
@@ -161,6 +162,13 @@ def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
                 if v not in merged:
                     merged.append(v)
         inputs[key] = merged
+    empty = [p for _p, r in reports for p in r.inputs.get(EMPTY_LOGS) or []]
+    if empty:  # the logs of every run that held no line (the "read:" line's "(0 lines)")
+        inputs[EMPTY_LOGS] = list(dict.fromkeys(empty))
+    # what the verdict rests on: what any proxy's run judged (None: a run that did not say)
+    said = [r.judged for _p, r in reports]
+    judged = None if any(j is None for j in said) else [
+        j for j in get_args(Judged) if any(j in (s or []) for s in said)]
     first = reports[0][1]
     return Report(
         findings=findings,
@@ -170,4 +178,5 @@ def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
         timeline=[TimelinePoint(m, timeline[m], totals[m]) for m in sorted(timeline)][-1440:],
         events=sorted((e for _p, r in reports for e in r.events), key=lambda e: e.time),
         upstreams=[u for _p, r in reports for u in r.upstreams],
-        generated_at=first.generated_at, host=first.host, tool_version=first.tool_version)
+        generated_at=first.generated_at, host=first.host, tool_version=first.tool_version,
+        judged=judged)

@@ -18,6 +18,7 @@ from typing import Any
 from why502 import __version__
 from why502.analyzers.rank import run_all
 from why502.app.diagnose.gather import Gathered
+from why502.app.diagnose.judged import judged
 from why502.evidence.model import Evidence
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Finding, Report, TimelineEvent, TimelinePoint, UpstreamSummary
@@ -34,6 +35,8 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
         c = g.edge_config
         findings = with_config(findings, c.proxy, c.targets, c.groups, c.files, c.live)
     inputs = dict(g.inputs)
+    # what the verdict rests on: none of it is no verdict (app.diagnose.judged)
+    rests_on: list[str] = list(judged(g.evidence, inputs, probed=bool(g.probe_dicts)))
     if started is not None:
         inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
     digests: dict[str, str | None] = {}
@@ -43,7 +46,7 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
         timeline=timeline(g.evidence, g.access_stats), events=events(g.evidence),
         upstreams=upstreams(g.evidence, g.probe_dicts),
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-        host=socket.gethostname(), tool_version=__version__)
+        host=socket.gethostname(), tool_version=__version__, judged=rests_on)
 
 
 def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) -> Finding:

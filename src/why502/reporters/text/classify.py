@@ -72,6 +72,11 @@ def _error_log(summary: ClassifySummary, console: Console, top: int) -> None:
     console.print(f"[bold]why502 classify[/bold]: {plural(summary.lines_read or 0, 'line')} read from "
                   f"{shorten(files, 200)}; {summary.recognised:,} recognised, "
                   f"{summary.failures:,} upstream failures", highlight=False)  # wrapped: cli.termwidth
+    if summary.lines_read == 0:  # not "no failure": nothing was looked at (classify exits 3)
+        console.print("Nothing to classify: no line was read -- an empty or just-rotated log (its lines "
+                      "are in its .1), or an empty pipe (a grep before it that matched nothing).",
+                      highlight=False)
+        return
     if not summary.symptoms:
         console.print("No upstream failure found.")
         return

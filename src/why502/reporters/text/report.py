@@ -54,7 +54,7 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
         console.print(Text("   found running: " + ", ".join(
             f"{clean(proxies.long_title(str(d.get('proxy'))))} (pid {clean(d.get('pid'))}, "
             f"{clean(d.get('config'))})" for d in found if isinstance(d, dict)), style="dim"))
-    if report.healthy:
+    if not report.findings:
         console.print(Text(_healthy_detail(report), style="dim"))
     detailed = report.findings if verbose else report.findings[:DETAILED]
     for n, finding in enumerate(detailed, 1):
@@ -148,7 +148,7 @@ def first_screen(report: Report, console: Console) -> list[Text]:
         head += _wrapped(console, Text("found running: " + ", ".join(
             f"{clean(proxies.long_title(str(d.get('proxy'))))} (pid {clean(d.get('pid'))}, "
             f"{clean(d.get('config'))})" for d in found if isinstance(d, dict)), style="dim"), 3, 2, most=2)
-    if report.healthy:
+    if not report.findings:
         head += _wrapped(console, Text(said(_healthy_detail(report).strip()), style="dim"), 3, 2, most=2)
     # (priority, order, lines): priority 0 always shown, then 1, 2, ... while the screen has room
     parts: list[tuple[int, int, list[Text]]] = [(0, 0, head)]
@@ -265,8 +265,10 @@ def read_line(report: Report) -> str:
     source = inp.get(f"{proxies.config_key(proxies.DEFAULT)}_source")
     how = f" ({dump})" if dump and source == dump else ""
     parts = [f"read: {_listed(configs)}{how}" if configs else "read: no proxy config"]
-    logs = [str(p) for p in [*(inp.get("error_logs") or []), *(inp.get("access_logs") or [])]]
-    parts.append(f"logs {_listed(logs)}" if logs else "no log")
+    # each log once: one file named as both logs (HAProxy's one log) is one log read
+    logs = list(dict.fromkeys(str(p) for p in [*(inp.get("error_logs") or []),
+                                               *(inp.get("access_logs") or [])]))
+    parts.append(_logs_read(logs, empty_logs(report), _since(report)) if logs else "no log")
     unread = [d for d in report.diagnostics if d.severity in ("warning", "error")
               and any(k in d.message.lower() for k in (*_UNREAD, "not read"))]
     if unread:
@@ -274,8 +276,72 @@ def read_line(report: Report) -> str:
     return "   " + " · ".join(parts)
 
 
+def empty_logs(report: Report) -> list[str]:
+    """The logs this run read that held no line (``inputs.empty_logs``, schema 1.6)."""
+    value = report.inputs.get("empty_logs")
+    return [str(p) for p in value] if isinstance(value, list) else []
+
+
+def _logs_read(logs: list[str], empty: list[str], since: str = "") -> str:
+    """The read: line's logs, each empty one said so: "(0 lines)" after the one log, "(0 lines in
+    all)" after the list when every one is empty, else after each empty one -- a verdict on a log
+    that held nothing must show it where the reader looks (a just-rotated log is empty).
+    ``since``: the window's start, as said ("0 lines since 08:41").  Why: the answer is about
+    those lines, and 0 of them is no answer (``app.diagnose.judged``)."""
+    if not empty or not set(logs) & set(empty):
+        return f"logs {_listed(logs)}"
+    zero = "0 lines" + (f" since {since}" if since else "")
+    if set(logs) <= set(empty):
+        return f"logs {_listed(logs)} ({zero}{'' if len(logs) == 1 else ' in all'})"
+    marked = [p + (f" ({zero})" if p in empty else "") for p in logs]
+    return f"logs {_listed(marked)}"
+
+
+def _since(report: Report) -> str:
+    """The run's ``--since`` as said (its time alone on the run's day), or ""."""
+    since = report.inputs.get("since")
+    return short_times(clean(since), run_day(report)) if since else ""
+
+
+def nothing_judged(report: Report, files: bool = False) -> str:
+    """What a run with no evidence read (``Report.no_evidence``), in one phrase that fits the
+    headline: "the logs hold no line; nothing was probed (--offline)" (the read: line names
+    them, "(0 lines)"); ``files``: with the empty logs named (the one-line error on stderr)."""
+    empty = empty_logs(report)
+    since = _since(report)
+    if empty:
+        what = "the logs hold no line" + (f" since {since}" if since else "") + (
+            f" ({_listed(empty, 3)})" if files else "")
+    elif since:
+        what = f"no log line since {since}"
+    else:
+        what = "no log line was read"
+    probed = ("nothing was probed (--offline)" if report.inputs.get("offline")
+              else "nothing was probed (no config read: no target)")
+    return f"{what}; {probed}"
+
+
+def to_decide(report: Report) -> str:
+    """What would give a run with no evidence something to judge, in the order to try it (after
+    "to decide: ")."""
+    steps = ["widen --since"] if report.inputs.get("since") else []
+    steps.append("give a log that has lines (just rotated? its .1)")
+    if report.inputs.get("offline"):
+        steps.append("drop --offline")
+    steps.append("name the config (--config FILE)")
+    return ", ".join(steps)
+
+
 def _headline(report: Report) -> Text:
     t = Text()
+    if report.no_evidence:  # nothing judged: no verdict (exit 3), never "healthy"
+        t.append("? no evidence: ", style="bold yellow")
+        t.append(nothing_judged(report) + ".")
+        return t
+    if report.config_only:  # a config read, no log line, no live check: no verdict on the 5xx
+        t.append("✔ no config pitfall found", style="bold yellow")
+        t.append("; no log line to judge, nothing probed.")
+        return t
     if report.healthy:
         unread = [d for d in report.diagnostics if d.severity == "error" or (
             d.severity == "warning" and any(k in d.message.lower() for k in _UNREAD))]
@@ -305,6 +371,10 @@ def _headline(report: Report) -> Text:
 
 
 def _healthy_detail(report: Report) -> str:
+    """The line under a verdict without finding: what it rests on (logs, targets, probes), or
+    for no evidence at all what would decide (``to_decide``)."""
+    if report.no_evidence:
+        return "   to decide: " + to_decide(report)
     inp = report.inputs
     parts = []
     if inp.get("demo"):
