@@ -6,30 +6,18 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
-from functools import cache
-from types import ModuleType
+
+from why502.sources.native import native_module
 
 Block = bytes | bytearray | memoryview
-
-
-@cache
-def _native(native: str) -> ModuleType | None:
-    """``_lines`` for the value of ``WHY502_NATIVE`` (a test may change it mid-run): None when
-    it is "0" or the module was not built."""
-    if native == "0":
-        return None
-    try:
-        return importlib.import_module("why502.sources._lines")
-    except ImportError:
-        return None
+_LINES = "why502.sources._lines"
 
 
 def _counter(native: str) -> Callable[[Block], int]:
-    """The counter for the value of ``WHY502_NATIVE``."""
-    module = _native(native)
+    """The counter for the value of ``WHY502_NATIVE`` (and the build)."""
+    module = native_module(_LINES, native)
     count: Callable[[Block], int] = module.count_newlines if module is not None else _count_bytes
     return count
 
@@ -51,5 +39,5 @@ def read_cut() -> ReadCut | None:
     """``_lines.read_cut`` (a reader's next block of whole lines read in place: no copy of the
     block at its last newline) when it was built and the native passes are not turned off, else
     None: ``logfiles._chunks`` reads and slices."""
-    got: ReadCut | None = getattr(_native(os.environ.get("WHY502_NATIVE", "1")), "read_cut", None)
+    got: ReadCut | None = getattr(native_module(_LINES), "read_cut", None)
     return got

@@ -27,15 +27,13 @@ goroutines, so the parts of a long stdout line can have a stderr line between th
 from __future__ import annotations
 
 import gzip
-import importlib
 import io
 import json
-import os
 import re
 import zlib
-from functools import cache
-from types import ModuleType
 from typing import IO
+
+from why502.sources.native import native_module
 
 #: the first lines a framing is recognised from, at most; fewer when the peeked bytes hold fewer
 HEAD_LINES = 20
@@ -85,7 +83,7 @@ def unframe_block(data: bytes, kind: str, pending: Pending | None = None,
     time (``_line``, the reference): the same bytes either way (tests/sources/test_unframe_native.py)."""
     held = {} if pending is None else pending
     out: list[bytes] = []  # each piece ends in a newline: a line, or the native pass's run of them
-    native = _native(os.environ.get("WHY502_NATIVE", "1"))
+    native = native_module("why502.sources._unframe")
     if native is None:
         count = sum(_take(raw, kind, held, stream, out) for raw in data.split(b"\n"))
         return b"".join(out), count
@@ -131,18 +129,6 @@ def _take(raw: bytes, kind: str, held: Pending, stream: bytes | None, out: list[
 #: ``_unframe.unframe``'s codes of a framing and of the stream kept
 _KIND_CODES = {CRI: 0, DOCKER: 1}
 _STREAM_CODES: dict[bytes | None, int] = {None: 0, b"stdout": 1, b"stderr": 2}
-
-
-@cache
-def _native(native: str) -> ModuleType | None:
-    """``_unframe`` for the value of ``WHY502_NATIVE`` (a test may change it mid-run): None when
-    it is "0" or the module was not built (no C compiler at install time)."""
-    if native == "0":
-        return None
-    try:
-        return importlib.import_module("why502.sources._unframe")
-    except ImportError:
-        return None
 
 
 def _line(raw: bytes, kind: str) -> tuple[bytes, bytes | None, bool]:
