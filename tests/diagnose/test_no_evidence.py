@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.conftest import RunMain
 from tests.support.backends import http_backend
 
 ACCESS_200 = '127.0.0.1 - - [01/May/2026:08:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"\n'
@@ -208,3 +209,17 @@ def test_since_after_every_line_is_no_evidence(tmp_path: Path) -> None:
     res = diagnose("--offline", "--error-log", str(log), "--since", "30m")
     assert res.returncode == 3 and res.stdout.startswith("? no evidence: no log line since "), res.stdout
     assert "widen --since" in res.stdout
+
+
+def test_an_empty_gz_after_a_full_one_in_one_process_is_no_evidence(tmp_path: Path,
+                                                                    run_main: RunMain) -> None:
+    """The MCP server runs many diagnoses in one process: what a ``.gz`` inflated to in an
+    earlier run is not this run's (the same name, rotated since to an empty one)."""
+    log = tmp_path / "error.log.1.gz"
+    log.write_bytes(gzip.compress(ACCESS_200.replace("200", "502").encode()))
+    code, _out, err = run_main("diagnose", "--offline", "--error-log", str(log), "--format", "json")
+    assert code != 3, err
+    log.write_bytes(gzip.compress(b""))
+    code, out, err = run_main("diagnose", "--offline", "--error-log", str(log), "--format", "json")
+    assert code == 3, err
+    assert json.loads(out)["no_evidence"] is True

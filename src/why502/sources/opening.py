@@ -375,7 +375,10 @@ class _Inflated(io.RawIOBase):
     def __init__(self, gz: gzip.GzipFile, name: str, limit: int) -> None:
         super().__init__()
         self.gz, self.name, self.limit, self.done = gz, name, limit, 0
-        _GAVE.setdefault(name, False)
+        # set, not kept: in one process (the MCP server, the tests) an earlier run's read of the
+        # same name -- a .gz rotated since -- is not this one's; within a run the log is opened
+        # once, and a second reader of it reads it again
+        _GAVE[name] = False
 
     def readable(self) -> bool:
         return True
