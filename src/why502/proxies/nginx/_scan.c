@@ -478,12 +478,14 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int high, 
         if (inner == NULL || (at = nginx_head(inner, inner_len, out)) < 0 ||
             !inner_kept(inner, inner_len, at, bare, out->conn)) {
             /* the other framings (syslog, journald, compose, kubectl --prefix, their stacks): where
-             * unwrap()'s whole loop stops, on a printable ASCII line without a backslash
-             * (unwrap_ascii.h), when an nginx line starts there -- the loop stops at one, and
-             * leaves it as it is: no escape or trailing \n to rewrite in such a line */
+             * unwrap()'s whole loop stops, on a printable ASCII line with no \" and no trailing \n
+             * for it to rewrite (unwrap_ascii.h), when an nginx line starts there -- the loop stops
+             * at one, and leaves it as it is */
             Py_ssize_t u = unwrap_at(s, n);
             if (u <= 0 || (at = nginx_head(s + u, n - u, out)) < 0 || !inner_kept(s + u, n - u, at, 0, out->conn))
-                return framed_request(s, n, scratch) && !may_normalize(s, n) ? LINE_SKIP : LINE_EXACT;
+                /* (inner: docker's decoded "log" when s is its object -- unwrap_once's) */
+                return framed_request(s, n, u, s[0] == '{' ? inner : NULL, inner_len) && !may_normalize(s, n)
+                       ? LINE_SKIP : LINE_EXACT;
             inner = s + u;
             inner_len = n - u;
         }

@@ -156,22 +156,19 @@ static int clf_request(const char *s, Py_ssize_t n) {
     return p == e || *p == ' ';
 }
 
-/* Whether the framed line s is an access log's request line where unwrap()'s loop stops: the
- * offset unwrap_at gives (a printable ASCII line without a backslash), or, for docker's json-file,
- * its "log" string as json.loads decodes it (docker_json) when unwrap_at says no layer follows it
- * -- so the text is what unwrap leaves, with no \" or trailing \n for its last steps to rewrite.
+/* Whether the framed line s is an access log's request line where unwrap()'s loop stops: at `u`,
+ * the offset unwrap_at(s, n) gave (a printable ASCII line without a backslash unwrap rewrites),
+ * or, for docker's json-file (u < 0: its brace), in `json`, its "log" string as unwrap_once
+ * decoded it (docker_json: as json.loads reads it), when unwrap_at says no layer follows it -- so
+ * the text is what unwrap leaves, with no \" or trailing \n for its last steps to rewrite.
  * _classify_text reads such a text as nothing (no nginx head, not the engine's stderr shape
  * "nginx: [", which has no three tokens before its bracket, then `is_clf_request(inner)`); with
  * may_normalize(s) false the repair leaves the framed line as it is, so classify_line's answer
  * is None.  A container's access log given to `classify`: 28 s for 1M docker-framed lines, each
  * read by the per-line engine (BENCHMARKS.md stop 70). */
-static int framed_request(const char *s, Py_ssize_t n, Buf *scratch) {
-    Py_ssize_t u = unwrap_at(s, n);
+static int framed_request(const char *s, Py_ssize_t n, Py_ssize_t u, const char *json, Py_ssize_t json_len) {
     if (u > 0) return clf_request(s + u, n - u);
-    if (u == 0 || n == 0 || s[0] != '{' || !docker_json(s, n, scratch)) return 0;
-    Py_ssize_t k = (Py_ssize_t)scratch->len;
-    while (k > 0 && (scratch->data[k - 1] == '\n' || scratch->data[k - 1] == '\r')) k--; /* rstrip("\r\n") */
-    return k > 0 && unwrap_at(scratch->data, k) == 0 && clf_request(scratch->data, k);
+    return u < 0 && json != NULL && json_len > 0 && unwrap_at(json, json_len) == 0 && clf_request(json, json_len);
 }
 
 
