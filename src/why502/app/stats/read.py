@@ -261,10 +261,16 @@ def pulled_in_order(pool: ThreadPoolExecutor, items: Iterator[T], convert: Calla
 
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
           saw: Callable[[Partial], None] | None = None) -> None:
-    """Parse chunks in ``workers`` threads, merge in input order (at most ``workers`` in flight:
-    a worker reads its next chunk when it is done with the last); ``saw`` is shown each chunk's
-    aggregates once merged.  The chunks' rows are aggregated a few chunks at a time
-    (``_Deferred``), in this thread."""
+    """Parse chunks in ``workers`` threads, merge in input order (at most ``workers + 1`` in
+    flight: a worker reads its next chunk when it is done with the last); ``saw`` is shown each
+    chunk's aggregates once merged.  The chunks' rows are aggregated a few chunks at a time
+    (``_Deferred``), in this thread.
+
+    Why one more than the workers: while this thread aggregates (~40 % of its time on 5M nginx
+    lines), both workers finished their chunk and waited for it to take the next -- a worker was
+    idle a quarter of the read (py-spy, BENCHMARKS.md stop 71); the one queued ahead keeps them
+    busy, for one more chunk's result held (the rows its fold left; peak RSS within the noise,
+    219-257 MB for both)."""
     batch = _Deferred(acc)
     if workers <= 1:
         for chunk in chunks:
@@ -272,7 +278,7 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
         batch.flush()
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for part in pulled_in_order(pool, chunks, lambda chunk: _partial(acc, chunk), workers):
+        for part in pulled_in_order(pool, chunks, lambda chunk: _partial(acc, chunk), workers + 1):
             batch.merge(part, saw)
     batch.flush()
 
