@@ -13,8 +13,9 @@ Envoy's text access-log lines for ``watch`` (``proxies/envoy/textcount.py``);
 common-format access lines for its block reader (``proxies/traefik/frame.py``), as
 ``_envoyscan`` also cuts Envoy's text lines for Envoy's (``proxies/envoy/frame.py``);
 ``why502.sources._unframe`` reads docker's and CRI runtimes' framed lines as the program's
-(``sources/unframe.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
-handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
+(``sources/unframe.py``); ``why502.parsers._needles`` finds which of the rules' literals a line
+holds for the per-line recogniser (``parsers/needles.py``).  The column passes share
+``src/why502/native/arrow_buf.h`` (their columns handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
 ``apt-get install gcc python3-dev``) the build skips them with a warning and why502 runs the
 same, on its polars readers.
 """
@@ -49,4 +50,5 @@ setup(ext_modules=[
     _native("why502.proxies.traefik._traefikscan", _ARROW, _GROUPS, _ANSWERS),
     _native("why502.sources._lines"),
     _native("why502.sources._unframe"),
+    _native("why502.parsers._needles"),
 ])

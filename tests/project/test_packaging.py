@@ -57,7 +57,8 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
         metadata = whl.read(f"{dist_info}/METADATA").decode()
     for native in ("proxies/nginx/_scan", "parsers/lblogs/_albscan", "parsers/lblogs/_jsonscan",
                    "proxies/haproxy/_hapscan", "proxies/envoy/_envoyscan", "proxies/apache/_apachescan",
-                   "proxies/traefik/_traefikscan", "sources/_lines", "sources/_unframe"):
+                   "proxies/traefik/_traefikscan", "sources/_lines", "sources/_unframe",
+                   "parsers/_needles"):
         assert any(n.startswith(f"why502/{native}.") and n.endswith(".so") for n in names), native
     for required in ("why502/py.typed", "why502/schemas/report.schema.json", "why502/proxies/nginx/_scan.pyi",
                      "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/mixin.py"):

@@ -29,6 +29,7 @@ from why502.facts.captures import Captures, find_capture
 from why502.parsers import wrappers
 from why502.parsers.access_line import is_clf_request
 from why502.parsers.heads import Head, declared, head_for, session_line
+from why502.parsers.needles import NeedleSearch
 from why502.parsers.normalize import CREATES_KEYS, REPAIR_NEEDLES, normalize
 
 # ----------------------------------------------------------------------------------------------
@@ -437,16 +438,22 @@ def _source_rules(source: str) -> tuple[_MatchRule, ...]:
                  for p in load_patterns() if p.match and p.source == source)
 
 
+_Gates = tuple[tuple[str, tuple[int, ...]], ...]
+"""Each needle with the positions of the rules it gates (``_needle_index``)."""
+
+
 @lru_cache(maxsize=1)
-def _needle_index() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, tuple[int, ...]], ...]]:
+def _needle_index() -> tuple[tuple[tuple[str, ...], ...], _Gates, NeedleSearch]:
     """Each ``match`` rule's needles (``PatternInfo.needles``, lower-case; the property builds its
-    tuple anew at each call), and each needle with the positions of the rules it gates."""
+    tuple anew at each call), each needle with the positions of the rules it gates, and those
+    needles' search (``parsers.needles``: natively, one pass over a line)."""
     per_rule = tuple(p.needles for p in _match_rules().infos)
     gates: dict[str, list[int]] = {}
     for i, needles in enumerate(per_rule):
         for n in needles:
             gates.setdefault(n, []).append(i)
-    return per_rule, tuple((n, tuple(rules)) for n, rules in gates.items())
+    indexed = tuple((n, tuple(rules)) for n, rules in gates.items())
+    return per_rule, indexed, NeedleSearch([n for n, _rules in indexed])
 
 
 _FIRST_ASKED = 8
@@ -455,17 +462,29 @@ _FIRST_ASKED = 8
 
 def _gated_rules(low: str) -> Iterator[_MatchRule]:
     """The ``match`` rules one of whose needles ``low`` holds, in rule order (lazily: a caller
-    that stops at the first rule that matches pays for no more).  Up to the first such rule each
-    rule is asked in turn; past it, each needle once (a line that is none of the first rule's:
-    ~180 rules asked one by one cost more than ~370 needles).  Asking each rule's ``needles``
-    property of every rule of every line was a third of the per-line time of a log no nginx head
-    starts (Apache's: 395 lines/s in ``watch``, BENCHMARKS.md stop 41 and 42)."""
+    that stops at the first rule that matches pays for no more).
+
+    The native search (``parsers.needles``) finds every needle ``low`` holds in one pass (~1 us
+    a line), so the rules come from its answer.  Without it, up to the first such rule each rule
+    is asked in turn; past it, each needle once (a line that is none of the first rule's: ~180
+    rules asked one by one cost more than ~370 needles).  Both give the rules holding a needle in
+    rule order: a rule before the first one found among the first few holds none, so the second
+    way yields that one and then, in order, every later one the needles gate.  Asking each
+    rule's ``needles`` property of every rule of every line was a third of the per-line time of
+    a log no nginx head starts (Apache's: 395 lines/s in ``watch``, BENCHMARKS.md stop 41 and
+    42)."""
     rules = _match_rules()
-    per_rule, gates = _needle_index()
+    per_rule, gates, search = _needle_index()
+    hits = search.native_found(low)
+    if hits is not None:
+        gated = sorted(set().union(*[gates[h][1] for h in hits]))
+        for i in gated:
+            yield rules[i]
+        return
     # the first rule is looked for among the first few rules alone: past them, asking the ~400
     # needles once each is cheaper than asking rule after rule (a line no rule reads asked ~180
     # rules' needles: 95 us a line of Apache's benign "Connection to child ... established",
-    # BENCHMARKS.md stop 44); both give the rules holding a needle, in rule order
+    # BENCHMARKS.md stop 44)
     first = next((i for i, needles in enumerate(per_rule[:_FIRST_ASKED])
                   if any(n in low for n in needles)), None)
     if first is not None:

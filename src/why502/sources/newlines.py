@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from why502.sources.native import native_module
+from why502.parsers.extensions import native_module
 
 Block = bytes | bytearray | memoryview
 _LINES = "why502.sources._lines"

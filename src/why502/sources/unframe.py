@@ -33,7 +33,7 @@ import re
 import zlib
 from typing import IO
 
-from why502.sources.native import native_module
+from why502.parsers.extensions import native_module
 
 #: the first lines a framing is recognised from, at most; fewer when the peeked bytes hold fewer
 HEAD_LINES = 20

@@ -1,10 +1,12 @@
-"""The sources layer's optional C passes (``sources/_lines.c``, ``sources/_unframe.c``), loaded
-when they were built and not turned off.
+"""The optional C passes below the sources layer -- the sources' (``sources/_lines.c``,
+``sources/_unframe.c``) and the parsers' (``parsers/_needles.c``) -- loaded when they were built
+and not turned off.
 
-Why here and not ``parsers.arrowcols.native_pass``: that one sits above this layer and imports
-polars, which ``watch``'s agent keeps out of what it reads logs with.  Built when a C compiler and
-Python's headers were there at install (``setup.py``, optional); ``WHY502_NATIVE=0`` turns them
-off, and the Python references do the same work with the same bytes.
+Why here and not ``parsers.arrowcols.native_pass``: that one imports polars, which ``watch``'s
+agent keeps out of what it reads logs with; and the sources layer sits above this one, so both
+layers load theirs here.  Built when a C compiler and Python's headers were there at install
+(``setup.py``, optional); ``WHY502_NATIVE=0`` turns them off, and the Python references do the
+same work with the same answers.
 """
 
 from __future__ import annotations
