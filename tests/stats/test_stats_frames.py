@@ -100,7 +100,8 @@ def test_a_log_the_format_does_not_read_is_an_error_not_an_empty_log(tmp_path: A
     format is guessed from the head, ``log.guess_log_format``, else ``combined``): before, the
     reader left every line out and ``stats`` printed "0 lines, 0 requests, 0 unparsed" as for an
     empty file; now it says none of the lines is a request in that format, names the first one,
-    and exits 3.  A file of blank lines is still an empty log."""
+    and exits 3.  A file of blank lines is still an empty log: nothing to count (exit 3 since
+    stop 71, docs/guide/stats.md "Exit codes"), not a format the lines do not match."""
     log = tmp_path / "access.log"
     log.write_text("".join(f'[21/Nov/2026:10:00:0{i} +0000] 192.0.2.{i} "GET / HTTP/1.1" 502 25565\n'
                            for i in range(5)), encoding="utf-8")
@@ -116,10 +117,11 @@ def test_a_log_the_format_does_not_read_is_an_error_not_an_empty_log(tmp_path: A
                      "--format", "json", "--no-progress"]) in (0, 1)
     blank = tmp_path / "blank.log"
     blank.write_text("\n\n", encoding="utf-8")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["stats", "--proxy", "apache", str(blank), "--format", "json", "--no-progress"]) == 0
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["stats", "--proxy", "apache", str(blank), "--format", "json", "--no-progress"]) == 3
     assert json.loads(out.getvalue())["lines"] == 0
+    assert "nothing to count" in err.getvalue() and "none of the" not in err.getvalue()
 
 
 @pytest.mark.parametrize("group_rows", [3000, 75_000])

@@ -181,6 +181,12 @@ class StatsReport:
         """5xx answered to clients (the exit code's "findings")."""
         return self.total_5xx
 
+    @property
+    def read_nothing(self) -> bool:
+        """No access-log line and no error-log line was read: nothing was looked at (exit 3,
+        not the "no 5xx" of an all-clear)."""
+        return not self.lines and not (self.errorlog or {}).get("lines")
+
 
 @dataclass
 class LbStatsReport:
@@ -218,6 +224,11 @@ class LbStatsReport:
     def fivexx(self) -> int:
         """5xx answered to clients, whoever made them (the exit code's "findings")."""
         return sum(v for v in self.made_by.values() if isinstance(v, int))
+
+    @property
+    def read_nothing(self) -> bool:
+        """No line was read (``StatsReport.read_nothing``)."""
+        return not self.lines and not self.error_lines
 
 
 def stats_from_dict(data: object) -> StatsReport | LbStatsReport:

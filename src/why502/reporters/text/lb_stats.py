@@ -12,7 +12,7 @@ from rich.text import Text
 
 from why502 import proxies
 from why502.findings.results import LbStatsReport
-from why502.reporters.text.stats import sparkline
+from why502.reporters.text.stats import NOTHING_READ, sparkline
 from why502.textutil import plural, shorten, strip_terminal_escapes
 
 
@@ -29,6 +29,8 @@ def _ms(v: object) -> str:
 def headline(rep: LbStatsReport) -> list[str]:
     """The answer first: how many 5xx, who made them, the leading reason, the worst target."""
     total, five, lb = rep.requests, rep.total_5xx, rep.made_by_name
+    if rep.read_nothing:  # nothing was looked at (stats exits 3)
+        return [NOTHING_READ]
     if not total and not rep.error_lines:
         return ["no requests in the window read"]
     out: list[str] = []

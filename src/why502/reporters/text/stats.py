@@ -56,6 +56,10 @@ def sparkline(values: list[int], width: int = 72) -> tuple[str, int]:
 # its text names the proxy that wrote it (``Vocabulary.stats_word``).
 
 
+NOTHING_READ = ("nothing to count: no line was read -- an empty or just-rotated log (its lines are in "
+                "its .1), or an empty pipe (a grep before it that matched nothing)")
+
+
 def who(key: object, rep: StatsReport) -> str:
     """The engine's word for the proxy as the proxy that wrote the log: nginx, haproxy, Apache."""
     if key == proxies.DEFAULT:
@@ -68,6 +72,8 @@ def headline(rep: StatsReport) -> list[str]:
     what, who made the failures, the worst upstream (and how close it runs to its timeout),
     the biggest burst, the leading error-log symptom.  Log-controlled strings are cleaned."""
     total, five = rep.requests, rep.total_5xx
+    if rep.read_nothing:  # not "no 5xx": nothing was looked at (stats exits 3)
+        return [NOTHING_READ]
     if not total:
         return ["no requests in the window read"]
     if not five:
