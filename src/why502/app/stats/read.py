@@ -269,8 +269,8 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
     Why one more than the workers: while this thread aggregates (~40 % of its time on 5M nginx
     lines), both workers finished their chunk and waited for it to take the next -- a worker was
     idle a quarter of the read (py-spy, BENCHMARKS.md stop 71); the one queued ahead keeps them
-    busy, for one more chunk's result held (the rows its fold left; peak RSS within the noise,
-    219-257 MB for both)."""
+    busy, for one more chunk held in flight: ~10-30 MB more peak RSS (5M lines 243 -> 253 MB,
+    ``diagnose`` of the 100 MB host 214 -> 242 MB; BENCHMARKS.md stop 71)."""
     batch = _Deferred(acc)
     if workers <= 1:
         for chunk in chunks:
