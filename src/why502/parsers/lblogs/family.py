@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.countspec import JsonCount
-from why502.parsers.wrappers import kubectl_unframed
 from why502.parsers.lblogs.model import LbRecord
+from why502.parsers.wrappers import kubectl_unframed
 
 if TYPE_CHECKING:
     import polars as pl
