@@ -203,6 +203,50 @@ static inline Py_ssize_t ua_kubectl(const char *s, Py_ssize_t n) {
     return i + 1 < n && s[i] == ']' && s[i + 1] == ' ' ? i + 2 : -1;
 }
 
+/* two digits at p reading a number in [lo, hi] */
+static inline int ua_two_in(const char *p, int lo, int hi) {
+    if (!ua_dig(p[0]) || !ua_dig(p[1])) return 0;
+    int v = (p[0] - '0') * 10 + (p[1] - '0');
+    return v >= lo && v <= hi;
+}
+
+/* wrappers._RFC3339_NANO and a space at s[i] (the time kubectl logs --timestamps writes): the
+ * offset after the space, or -1.  The fraction's {1,9} is greedy and a digit can start no zone,
+ * so taking at most nine digits and then asking for the zone is the regex's only way to match. */
+static inline Py_ssize_t ua_rfc3339_nano_space(const char *s, Py_ssize_t i, Py_ssize_t n) {
+    if (n - i < 21) return -1; /* the 19 of the date and clock, "Z", the space */
+    const char *p = s + i;
+    if (!ua_dig(p[0]) || !ua_dig(p[1]) || !ua_dig(p[2]) || !ua_dig(p[3]) || p[4] != '-' || !ua_two_in(p + 5, 1, 12)
+        || p[7] != '-' || !ua_two_in(p + 8, 1, 31) || p[10] != 'T' || !ua_two_in(p + 11, 0, 23) || p[13] != ':'
+        || !ua_two_in(p + 14, 0, 59) || p[16] != ':' || !ua_two_in(p + 17, 0, 59))
+        return -1;
+    Py_ssize_t j = i + 19;
+    if (s[j] == '.') {
+        Py_ssize_t d = j + 1;
+        while (d < n && d - j <= 9 && ua_dig(s[d])) d++;
+        if (d == j + 1) return -1;
+        j = d;
+    }
+    if (j < n && s[j] == 'Z') {
+        j++;
+    } else if (j < n && (s[j] == '+' || s[j] == '-')) {
+        if (n - j < 6 || !ua_two_in(s + j + 1, 0, 23) || s[j + 3] != ':' || !ua_two_in(s + j + 4, 0, 59)) return -1;
+        j += 6;
+    } else {
+        return -1;
+    }
+    return j < n && s[j] == ' ' ? j + 1 : -1;
+}
+
+/* wrappers.KUBECTL_FRAMING matched at the start of s[0..n) (kubectl logs --prefix, then
+ * --timestamps, each optional): its length, 0 when the line has neither */
+static inline Py_ssize_t ua_kubectl_framing(const char *s, Py_ssize_t n) {
+    Py_ssize_t at = 0, got;
+    if (n > 0 && s[0] == '[' && (got = ua_kubectl(s, n)) >= 0) at = got;
+    if ((got = ua_rfc3339_nano_space(s, at, n)) >= 0) at = got;
+    return at;
+}
+
 /* _KERNEL_TAG: ^kernel: (?:\[\s*\d+\.\d+\] )? */
 static inline Py_ssize_t ua_kernel(const char *s, Py_ssize_t n) {
     if (n < 8 || memcmp(s, "kernel: ", 8) != 0) return -1;

@@ -44,7 +44,21 @@ _DMESG = re.compile(r"^\[\s*\d+\.\d+\] ")
 # kubectl logs --prefix: "[pod/<pod>/<container>] " before each line (kubectl pkg/cmd/logs/logs.go
 # addPrefixIfNeeded: fmt.Sprintf("[pod/%s/%s] ", ref.Name, containerName)); a pod's name is a DNS
 # subdomain, a container's a DNS label, empty when kubectl could not read it from the field path
-_KUBECTL_PREFIX = re.compile(r"^\[pod/[a-z0-9][a-z0-9.-]*/[a-z0-9-]*\] ")
+_KUBECTL_POD = r"\[pod/[a-z0-9][a-z0-9.-]*/[a-z0-9-]*\] "
+_KUBECTL_PREFIX = re.compile(rf"^{_KUBECTL_POD}")
+# kubectl logs --timestamps: the kubelet writes each line's time as Go's RFC3339Nano (fixed at
+# nine digits: pkg/kubelet/kuberuntime/logs/logs.go timeFormatOut, RFC3339NanoFixed) and one space
+# before it.  Stricter than _ISO -- "T", a real month, day, hour, minute and second, at most nine
+# fraction digits, a zone (Z or +hh:mm) -- since it is peeled off lines an edge's reader refused
+# (``parsers.lblogs.family``), which are hostile: only a time kubectl could have written goes.
+_RFC3339_NANO = (r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                 r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+                 r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+#: what ``kubectl logs [--prefix] [--timestamps]`` writes before each line, either part optional
+#: and in kubectl's order (the prefix is added to the kubelet's stream, timestamps already in it);
+#: unanchored, for a reader's regex to embed (``native/unwrap_ascii.h`` ``ua_kubectl_framing``)
+KUBECTL_FRAMING = rf"(?:{_KUBECTL_POD})?(?:{_RFC3339_NANO} )?"
+_KUBECTL_FRAMING = re.compile(KUBECTL_FRAMING)
 _KERNEL_TAG = re.compile(r"^kernel: (?:\[\s*\d+\.\d+\] )?")
 _JSON_FIELD = re.compile(r'"(?:log|MESSAGE|message|msg)"\s*:\s*"((?:[^"\\]|\\.)*)')
 # one member of a pretty-printed object on its own line, the message's (``journalctl -o json-pretty``
@@ -149,6 +163,17 @@ def _epoch_iso(raw: str, micro: bool = False) -> str | None:
 def epoch_iso(raw: str) -> str | None:
     """Seconds since the epoch (audit's ``msg=audit(1714564801.123:456)``) as UTC ISO 8601."""
     return _epoch_iso(raw)
+
+
+def kubectl_unframed(line: str) -> str | None:
+    """``line`` without the framing ``kubectl logs --prefix`` / ``--timestamps`` put before it
+    (``KUBECTL_FRAMING``), or None when it has none.  Unlike ``unwrap`` it peels no other layer
+    and keeps no time: the edges' readers ask it only for a line they refused as written, and
+    keep the time the inner line holds (the request's, not when kubelet read the line)."""
+    if not line or (line[0] != "[" and not "0" <= line[0] <= "9"):
+        return None
+    m = _KUBECTL_FRAMING.match(line)
+    return line[m.end():] if m is not None and m.end() else None
 
 
 def unwrap(line: str, year: int = 1970) -> Unwrapped:

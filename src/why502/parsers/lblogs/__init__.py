@@ -10,7 +10,8 @@ lines, ``parse_line`` reads one line into an ``LbRecord``; both pure) are given 
 above (``why502.proxies.logfamilies.families()``).  Lines may carry a
 shipper's prefix (journald ``Mon DD hh:mm:ss host prog[pid]:``, ``docker compose`` ``name |``,
 ``kubectl --timestamps``): JSON is read from its first ``{``, text formats are searched, not
-anchored, where the format allows it.
+anchored, where the format allows it, and a line no reader takes as written is read again without
+kubectl's framing (``family.LogFamilies``).
 """
 
 from __future__ import annotations

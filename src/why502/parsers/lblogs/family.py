@@ -14,6 +14,14 @@ line of unknown family to the first text parser that reads it), ``sniffers`` the
 text recognisers, which interleave across families (a strict format of one before a loose one
 of another).  The numbers are the order of the readers before the families were split, so the
 same line goes to the same family.
+
+``kubectl logs --timestamps`` (and ``--prefix``) puts its framing before every line
+(``wrappers.KUBECTL_FRAMING``: an RFC 3339 time and a space).  A JSON line is read from its first
+``{`` and most text formats are searched, so they read through it; an anchored one (Traefik's
+common format, the ALB's) refused every line of such a log.  So each text recogniser and parser
+is asked of a line as written and then, when kubectl's framing starts it, of the line without it,
+before the next one: a line any reader takes as written reads as before, and a framed line reads
+as the same line unframed (its own time kept: the request's, not when the kubelet read it).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.countspec import JsonCount
 from why502.parsers.lblogs.model import LbRecord
+from why502.parsers.wrappers import kubectl_unframed
 
 if TYPE_CHECKING:
     import polars as pl
@@ -195,9 +204,11 @@ class LogFamilies:
         return None
 
     def text_family(self, line: str) -> str | None:
-        """The family of a non-JSON line, or None."""
+        """The family of a non-JSON line, or None.  Each recogniser is asked of the line as
+        written, then of it without kubectl's framing (``wrappers.kubectl_unframed``), before the next one."""
+        inner = kubectl_unframed(line)
         for name, check in self._sniffers:
-            if check(line):
+            if check(line) or (inner is not None and check(inner)):
                 return name
         return None
 
@@ -267,8 +278,11 @@ class LogFamilies:
                 if fam is not None:
                     return None
         parsers = self._text_all if family is None else self._text_parsers.get(family, ())
+        inner = kubectl_unframed(line)
         for parser in parsers:
             rec = parser(line)
+            if rec is None and inner is not None:
+                rec = parser(inner)
             if rec is not None:
                 return rec
         return None

@@ -23,7 +23,9 @@
  * non-spaces up to the next single space (a shorter run is followed by a non-space), [^\]]+ and
  * [^"]* end at the first ] or ", a quoted alternative and - differ by their first byte.  So the
  * cut below follows the regex part by part with no backtracking, and gives its captures as
- * columns, a router or URL written `-` null (its group took no part in the match).  Every other
+ * columns, a router or URL written `-` null (its group took no part in the match).  A line the
+ * regex refuses is tried again without kubectl logs' framing (`--timestamps`' RFC 3339 time and
+ * space, `--prefix`'s `[pod/NAME/CONTAINER] `: clf_line), as frame.py's reader does.  Every other
  * line is handed back whole, to the decoded reader.  tests/stats/test_traefik_block.py holds the
  * rows equal to the decoded reader's on every recorded and published line and on bent ones.
  */
@@ -36,6 +38,7 @@
 #include "answers.h"
 #include "arrow_buf.h"
 #include "group_table.h"
+#include "unwrap_ascii.h"
 
 typedef Capture Span;
 
@@ -78,9 +81,9 @@ static inline const char *digits(const char *p, const char *e) {
     return p;
 }
 
-/* CLF_RX on a line (read as printable: capture_take checks it): 1 when it matches, its captures
- * in m[0..N_CAPS) */
-static int clf_line(const char *s, Py_ssize_t n, Capture *m) {
+/* CLF_RX's body on a line (read as printable: capture_take checks it): 1 when it matches, its
+ * captures in m[0..N_CAPS) */
+static int clf_at(const char *s, Py_ssize_t n, Capture *m) {
     const char *e = s + n, *p = s;
     /* ^(?P<client>\S+) \S+ \S+ \[ */
     if ((p = word(p, e, &m[C_CLIENT])) == NULL || (p = word(p, e, NULL)) == NULL || (p = word(p, e, NULL)) == NULL)
@@ -110,6 +113,15 @@ static int clf_line(const char *s, Py_ssize_t n, Capture *m) {
     m[C_DUR].p = p;
     m[C_DUR].n = q - p;
     return 1;
+}
+
+/* CLF_RX on the line as written, else on it without kubectl logs' framing (--prefix,
+ * --timestamps: unwrap_ascii.h ua_kubectl_framing, wrappers.KUBECTL_FRAMING), in the order
+ * frame.py's _clf and family.parse_line try the two: 1 when either matches, its captures in m */
+static int clf_line(const char *s, Py_ssize_t n, Capture *m) {
+    if (clf_at(s, n, m)) return 1;
+    Py_ssize_t at = ua_kubectl_framing(s, n);
+    return at > 0 && clf_at(s + at, n - at, m);
 }
 
 /* clf_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */

@@ -42,6 +42,7 @@ from why502.parsers.lblogs.json_answers import (
     json_answers_text,
     mixed_answers,
 )
+from why502.parsers.wrappers import KUBECTL_FRAMING
 
 NAME = "traefik"
 
@@ -225,8 +226,26 @@ CLF_RX = (
 CLF_CAPTURES = tuple(re.compile(CLF_RX).groupindex)
 
 
+# kubectl logs' framing (--prefix, --timestamps) at a line's start, as ``wrappers.kubectl_unframed``
+# takes it off (both parts greedy, in the same order: Rust's regex prefers them as Python's does)
+_FRAMING_RX = rf"^{KUBECTL_FRAMING}"
+
+
 def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    return clf_records(*match_rx(lines, CLF_RX))
+    """CLF_RX on each line as written, then on the lines it refused without kubectl's framing
+    (``family.parse_line``'s order, and ``_traefikscan``'s ``clf_line``'s), decided."""
+    ok, rest = match_rx(lines, CLF_RX)
+    if rest.len():
+        framed, rest = on_rows(_unframed_match, lines, rest)
+        if framed.height:
+            ok = pl.concat([ok, framed.select(ok.columns)], how="vertical_relaxed")
+    return clf_records(ok, rest)
+
+
+def _unframed_match(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``match_rx`` of CLF_RX on ``lines`` without kubectl's framing (a line without any is
+    matched as it is, and refused again)."""
+    return match_rx(lines.str.replace(_FRAMING_RX, ""), CLF_RX)
 
 
 def clf_records(ok: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
