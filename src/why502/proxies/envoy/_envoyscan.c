@@ -48,6 +48,7 @@
 #include "answers.h"
 #include "arrow_buf.h"
 #include "group_table.h"
+#include "unwrap_ascii.h"
 
 #define N_STATUS 1000 /* a status has 1-3 digits */
 #define MAX_TOKS 64   /* a line of more tokens (before the three integers, or in a 5xx) goes back */
@@ -424,6 +425,18 @@ static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
     return rx_rest(p, e, m);
 }
 
+/* rx_line on the line as written, else on it without kubectl logs' framing (--timestamps' RFC
+ * 3339 time and space, --prefix's `[pod/NAME/CONTAINER] `: unwrap_ascii.h ua_kubectl_framing,
+ * wrappers.KUBECTL_FRAMING), in the order family.parse_line tries the two.  Before, every line
+ * of `kubectl logs --timestamps` went back and was read line by line (300k lines ~8 s against
+ * ~0.7 s written plain); tests/classify/test_lb_kubectl_framing.py holds the answers to the
+ * plain log's. */
+static int rx_framed(const char *s, Py_ssize_t n, RxLine *m) {
+    if (n >= 16 && s[0] == '[' && rx_line(s, n, m)) return 1;
+    Py_ssize_t at = ua_kubectl_framing(s, n);
+    return at > 0 && n - at >= 16 && s[at] == '[' && rx_line(s + at, n - at, m);
+}
+
 typedef struct {
     GroupTable timeline, target, group;
     Buf ranges; /* GtRange of each timeline group (by FoldGroup.id) */
@@ -443,7 +456,7 @@ static int fold_text_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) 
     (void)row;
     TextFold *f = ctx;
     RxLine m;
-    if (n < 16 || s[0] != '[' || !printable(s, n) || !rx_line(s, n, &m) || m.time.n > GT_TIME_MAX) return 0;
+    if (n < 16 || !printable(s, n) || !rx_framed(s, n, &m) || m.time.n > GT_TIME_MAX) return 0;
     GroupTable *t = &f->timeline;
     gt_part(t, m.time.p, m.time.n < 16 ? m.time.n : 16);
     span_part(t, &m.code);
@@ -598,7 +611,7 @@ enum { CAP_TIME = 0, CAP_CODE = 2, CAP_FLAGS = 3, CAP_UHOST = 9 };
 /* capture_columns' CaptureLine: rx_line's captures in ENVOY_RX's order */
 static int rx_captures(const char *s, Py_ssize_t n, Capture *caps) {
     RxLine m;
-    if (n < 16 || s[0] != '[' || !rx_line(s, n, &m)) return 0;
+    if (!rx_framed(s, n, &m)) return 0;
     const Span *v[] = {&m.time, &m.req, &m.code, &m.flags, &m.details, &m.tfr, &m.dur, &m.ust, &m.auth, &m.uhost,
                        &m.cluster};
     for (int k = 0; k < N_CAPTURES; k++) caps[k] = (Capture){v[k]->p, v[k]->n};
