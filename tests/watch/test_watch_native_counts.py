@@ -568,6 +568,44 @@ def test_the_envoy_text_counter_counts_each_line_it_takes_as_parse_line() -> Non
     assert len(took) < len(lines) - 200  # and the doubtful lines handed back
 
 
+def _envoy_text_framed() -> list[str]:
+    """The bench's and the published text lines behind kubectl logs' framings (``--timestamps``,
+    ``--prefix``) and behind heads that are none (``test_envoy_text_fold._HEADS``)."""
+    from tests.stats.test_envoy_text_fold import _HEADS
+
+    rng = random.Random(71)
+    plain = _envoy_text_published() + _envoy_text_bench(200)
+    return [head + line for head in _HEADS for line in rng.sample(plain, 12)]
+
+
+def test_the_envoy_text_counter_reads_framed_lines_as_parse_line() -> None:
+    """A line ``kubectl logs --timestamps`` (or ``--prefix``) framed is taken and counted as
+    ``parse_line`` reads it and as the text status regex reads it (its first ``] "`` is the
+    line's own: the framing holds none); a head that is no framing goes back.  Before, every
+    framed line went back and was read line by line (3x the plain log's time)."""
+    from why502.parsers.wrappers import kubectl_unframed
+    from why502.proxies.envoy.log import TEXT_STATUS
+
+    lines = _envoy_text_framed()
+    took = _text_taken(lines)
+    for text, got in took:
+        assert kubectl_unframed(text) is not None or text.startswith("["), text
+        assert got == per_line("envoy", text), text
+        m = TEXT_STATUS.search(text.encode())
+        assert m is not None and int(m.group(1)) == got[0], text
+    framed = [t for t in lines if kubectl_unframed(t) is not None and t.isascii()]
+    assert len(took) > len(framed) // 2  # the framed lines are taken, not all handed back
+
+
+def test_watch_exports_the_same_framed_envoy_text_metrics_with_the_native_counter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _envoy_text_framed()
+    native = exported(tmp_path, lines, "envoy", True, monkeypatch)
+    ref = exported(tmp_path, lines, "envoy", False, monkeypatch)
+    assert native == ref, {k: (native.get(k), ref.get(k)) for k in native.keys() | ref.keys()
+                           if native.get(k) != ref.get(k)}
+
+
 def _rx_in_force(lines: list[str]) -> bool:
     """Does ``watch`` read these lines with a status regex (it agreed on the first ones)?"""
     import re

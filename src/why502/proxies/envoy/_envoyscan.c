@@ -143,8 +143,18 @@ static PyObject *tok_bytes(const Tok *t) {
 static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     (void)row;
     Counts *c = ctx;
+    if (c->error || n < 16) return 0;
+    if (s[0] != '[' || !iso_date(s + 1)) {
+        /* kubectl logs' framing before it (--timestamps' time, --prefix's [pod/NAME/CONTAINER]):
+         * the per-line path reads such a line as the line without it (family.parse_line), and the
+         * framing holds no `] "`, so the status regex's first one is the line's own */
+        Py_ssize_t at = ua_kubectl_framing(s, n);
+        if (at <= 0 || n - at < 16 || s[at] != '[') return 0;
+        s += at;
+        n -= at;
+    }
     const char *e = s + n, *p;
-    if (c->error || n < 16 || s[0] != '[' || !printable(s, n) || memchr(s, '{', (size_t)n) != NULL) return 0;
+    if (!printable(s, n) || memchr(s, '{', (size_t)n) != NULL) return 0;
     /* _HEAD's time: \[\d{4}-\d\d-\d\dT[^\]]*\] " */
     p = s + 1;
     if (!iso_date(p)) return 0;
