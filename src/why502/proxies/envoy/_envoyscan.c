@@ -21,7 +21,8 @@
  *
  *   - every byte printable ASCII and no `{` (a byte is a character, `\S` is "not a space", and
  *     LogFamilies.parse_line never tries the line as JSON);
- *   - it starts with `[YYYY-MM-DDT...] "`, then a method `[A-Z]+ `, the request up to the next
+ *   - it starts with `[YYYY-MM-DDT...] "` (after kubectl logs' framing, when it has one:
+ *     unwrap_ascii.h ua_kubectl_framing), then a method `[A-Z]+ `, the request up to the next
  *     quote, `" `, a status of 1-3 digits, a space, the flags (`-` or `[A-Z]+(,[A-Z]+)*`) and a
  *     space: _HEAD then matches at the line's start and the status regex at its first `] "`
  *     (the time holds no `]`), with the same status;
