@@ -129,12 +129,13 @@ def test_duplicate_key_guard_finds_a_key_written_twice() -> None:
 def test_vectorised_reader_behind_kubectl_framing(family: str) -> None:
     """``kubectl logs --timestamps`` / ``--prefix`` lines: the reader takes what the per-line
     parser reads through the framing (``family.parse_line``), with the same record; Traefik's
-    common-format reader retries a line it refused without the framing, as the parser does."""
+    common-format reader and Envoy's text reader retry a line they refused without the framing,
+    as the parser does."""
     heads = ("2026-11-28T10:00:00.123456789Z ", "[pod/web-0/proxy] 2026-11-28T10:00:00.123456789+01:00 ",
              "2026-11-28T10:00:00.1234567891Z ", "[pod/Web-0/proxy] ")
     plain = _corpus()
     lines = [head + line for head in heads for line in plain]
     taken = _frame_agrees(family, lines)
-    if family == "traefik":  # every plain common-format line, behind each of the two real framings
-        clf = [x for x in plain if not x.lstrip().startswith("{")]
-        assert taken >= 2 * _frame_agrees(family, clf) > 0
+    if family in ("traefik", "envoy"):  # every plain text line, behind each of the two real framings
+        text = [x for x in plain if not x.lstrip().startswith("{")]
+        assert taken >= 2 * _frame_agrees(family, text) > 0

@@ -41,6 +41,7 @@ from why502.parsers.lblogs.json_answers import (
     json_answers_text,
     mixed_answers,
 )
+from why502.parsers.wrappers import KUBECTL_FRAMING
 from why502.proxies.envoy.keys import (
     CLIENT_KEYS,
     CLUSTER_KEYS,
@@ -182,6 +183,18 @@ _CAPTURES = tuple(re.compile(ENVOY_RX).groupindex)
 def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     ok, rest = match_rx(lines, ENVOY_RX)
     return text_records(ok), rest
+
+
+# kubectl logs' framing (--prefix, --timestamps) at a line's start, as ``wrappers.kubectl_unframed``
+# takes it off (both parts greedy, in the same order: Rust's regex prefers them as Python's does)
+_FRAMING_RX = rf"^{KUBECTL_FRAMING}"
+
+
+def _text_unframed(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``_text`` of ``lines`` without kubectl's framing: the lines it refused as written, read
+    again as ``family.parse_line`` and the native pass (``_envoyscan.c`` ``rx_framed``) read
+    them (a line without any framing is refused again)."""
+    return _text(lines.str.replace(_FRAMING_RX, ""))
 
 
 def text_records(ok: pl.DataFrame) -> pl.DataFrame:
@@ -448,6 +461,14 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     bracketed = lines.str.starts_with("[")
     text, rest = on_rows(_text, lines, bracketed.arg_true())
     rest = pl.concat([rest, (~braced & ~bracketed).arg_true().cast(pl.UInt32)]).sort()
+    # a line behind kubectl logs' framing (a digit or "[pod/" first) is read again without it
+    # before the key=value reader, as the per-line parser tries each reader both ways in turn
+    framable = lines.gather(rest).str.contains(r"^(?:\d|\[pod/)")
+    if framable.any():
+        unframed, left = on_rows(_text_unframed, lines, rest.filter(framable))
+        if unframed.height:
+            text = unframed if not text.height else pl.concat([text, unframed], how="vertical_relaxed")
+        rest = pl.concat([rest.filter(~framable), left]).sort()
     has_flags = lines.gather(rest).str.contains(_KV_FLAGS)
     kv, kv_left = on_rows(_kv, lines, rest.filter(has_flags))
     rest = pl.concat([rest.filter(~has_flags), kv_left])
