@@ -43,7 +43,7 @@ setup(ext_modules=[
             "src/why502/proxies/nginx/_scan_access.h", "src/why502/proxies/nginx/_scan_columns.h",
             "src/why502/proxies/nginx/_scan_fold.h"),
     _native("why502.parsers.lblogs._albscan", _ARROW, _GROUPS, _ANSWERS, libraries=("m",)),
-    _native("why502.parsers.lblogs._jsonscan", _ARROW, _GROUPS, _ANSWERS, libraries=("m",)),
+    _native("why502.parsers.lblogs._jsonscan", _ARROW, _GROUPS, _ANSWERS, _UNWRAP, libraries=("m",)),
     _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS, _UNWRAP, _JSON),
     _native("why502.proxies.envoy._envoyscan", _ARROW, _GROUPS, _ANSWERS, _UNWRAP),
     _native("why502.proxies.apache._apachescan", _ARROW),

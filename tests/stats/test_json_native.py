@@ -228,6 +228,53 @@ def test_every_row_the_pass_reads_is_the_per_line_parsers(family: str) -> None:
     assert _frame_agrees(family, lines) >= 5
 
 
+def _native_spec(family: str) -> tuple[object, object]:
+    """The family's schema and native pass spec, for ``batch.json_block``."""
+    if family == "traefik":
+        from why502.proxies.traefik import frame as traefik
+
+        return traefik.SCHEMA, traefik._NATIVE
+    if family == "envoy":
+        from why502.proxies.envoy import frame as envoy
+
+        return envoy.SCHEMA, envoy._NATIVE
+    if family == "caddy":
+        from why502.proxies.caddy import frame as caddy
+
+        return caddy.SCHEMA, caddy._NATIVE
+    return batch.CLOUDFLARE_SCHEMA, batch._CF_NATIVE
+
+
+#: what ``kubectl logs --timestamps`` / ``--prefix`` put before a line, and two heads that are no
+#: such framing (a month 13, a word): the pass reads the object after a framing, as
+#: ``family.json_object`` reads a line from its first ``{``, and hands the others back
+_FRAMINGS = ("2026-11-28T10:00:00.123456789Z ",
+             "[pod/caddy-7d4b9c-x2x/caddy] 2026-11-28T10:00:00.123456789Z ",
+             "[pod/web-0/proxy] ", "2026-13-28T10:00:00Z ", "x ")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_json_lines_behind_kubectl_framing_are_read_as_without_the_pass(
+        family: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON line of the corpus behind each framing: the same records with and without the
+    pass, through the batch and the raw-block readers; and the pass takes a plain line behind
+    each real framing (before, it handed every framed line back: 200k lines 5.5-7.8 s against
+    0.4-0.6 s plain, BENCHMARKS.md stop 71)."""
+    plain = [x for x in _corpus() if x.startswith("{")]
+    lines = [head + x for head in _FRAMINGS for x in plain]
+    ref = _records(family, lines, "0", monkeypatch)
+    assert ref[0].height > 20
+    for other in (_records(family, lines, "1", monkeypatch),
+                  _records(family, lines, "1", monkeypatch, block=True)):
+        assert other[1:] == ref[1:]
+        assert other[0].equals(ref[0], null_equal=True)
+    schema, native = _native_spec(family)
+    got = batch.json_block("\n".join(head + PLAIN[family] for head in _FRAMINGS).encode(), schema, native)
+    assert got is not None
+    frame, back = got
+    assert frame["idx"].to_list() == [0, 1, 2] and back == [3, 4]
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_the_pass_reads_the_plain_lines_and_hands_back_the_doubtful(family: str) -> None:
     """The plain line is read (and its reader's other-family, nested, escaped variants are not:
@@ -238,20 +285,7 @@ def test_the_pass_reads_the_plain_lines_and_hands_back_the_doubtful(family: str)
     reader = families().block(family)
     assert reader is not None or family == "envoy"
     base = PLAIN[family]
-    spec = {"cloudflare": (batch.CLOUDFLARE_SCHEMA, batch._CF_NATIVE)}
-    if family == "traefik":
-        from why502.proxies.traefik import frame as traefik
-
-        spec[family] = (traefik.SCHEMA, traefik._NATIVE)
-    if family == "envoy":
-        from why502.proxies.envoy import frame as envoy
-
-        spec[family] = (envoy.SCHEMA, envoy._NATIVE)
-    if family == "caddy":
-        from why502.proxies.caddy import frame as caddy
-
-        spec[family] = (caddy.SCHEMA, caddy._NATIVE)
-    schema, native = spec[family]
+    schema, native = _native_spec(family)
     lines = [base, base.replace('"GET"', '"G\\u0045T"'), "{" + base[1:-1] + "," + base[1:-1] + "}",
              base.replace("{", '{"x":"RayID","y":"caller",', 1), base + "\r", "", base]
     got = batch.json_block("\n".join(lines).encode(), schema, native)

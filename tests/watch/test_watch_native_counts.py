@@ -367,6 +367,26 @@ def test_watch_exports_the_same_json_metrics_with_the_native_counter(
     assert own > 0
 
 
+@pytest.mark.parametrize("family", JSON_FAMILIES)
+def test_the_json_counter_takes_lines_behind_kubectl_framing(
+        family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kubectl logs --timestamps`` / ``--prefix`` before the JSON: the counter takes a plain
+    line behind each real framing and hands back the heads that are none, and ``watch`` exports
+    the same metrics both ways on the bench's lines behind every head (before, each framed line
+    went back and was read line by line)."""
+    from tests.stats.test_json_native import _FRAMINGS, PLAIN
+
+    count = native_counter(families().get(family))
+    assert count is not None
+    out = count("".join(f"{head}{PLAIN[family]}\n" for head in _FRAMINGS).encode())
+    assert sum(out.statuses.values()) == 3 and out.rest.count(b"\n") == 2, out.rest[:300]
+    lines = [head + t for head in _FRAMINGS for t in _bench_lines(family, 300)]
+    native = exported(tmp_path, lines, family, True, monkeypatch)
+    ref = exported(tmp_path, lines, family, False, monkeypatch)
+    assert native == ref, {k: (native.get(k), ref.get(k)) for k in native.keys() | ref.keys()
+                           if native.get(k) != ref.get(k)}
+
+
 def test_traefik_below_500_counts_its_status_only() -> None:
     """Traefik's counting groups the lines below 500 by their status alone: the one code its
     parser gives a request under 500 ("no router", a 404 or no status) has no symptom."""
