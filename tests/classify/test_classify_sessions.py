@@ -623,3 +623,47 @@ def test_known_lines_reads_nothing_of_lines_that_hold_a_newline() -> None:
     taken, records = known_lines(pl.Series([line, line]), 2026)
     assert taken == [0, 1] and records is not None and records.height == 2
     assert known_lines(pl.Series([line, "a\nb", line]), 2026) == ([], None)
+
+
+#: ``kubectl logs --timestamps`` / ``--prefix`` before a session line (haproxy-ingress logs to
+#: stdout), and heads that are no such framing (a month 13, ten fraction digits, a word)
+_KUBECTL_HEADS = ("2026-11-28T10:00:00.123456789Z ",
+                  "[pod/haproxy-ingress-7d4b9c-x2x/haproxy] 2026-11-28T10:00:00Z ",
+                  "[pod/web-0/haproxy] ", "2026-13-28T10:00:00Z ", "2026-11-28T10:00:00.1234567891Z ", "x ")
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_session_lines_behind_kubectl_framing_are_taken_and_read_as_their_group(tmp_path: Path) -> None:
+    """The pass takes a session line behind kubectl's framing as the line without it (before,
+    every such line went to ``classify_line``: 200k lines 13 s against 0.4 s plain), each taken
+    line reads as its group, and the command prints what the per-line engine prints -- summary,
+    ``--format jsonl`` and ``diagnose`` -- on a log of them with the heads that are none."""
+    rnd = random.Random(71)
+    inner = bent_lines()[:300] + _random_lines(300, seed=71)
+    framed = [head + line for head in _KUBECTL_HEADS for line in rnd.sample(inner, 60)]
+    taken, failures, _groups = _check_taken(framed)
+    plain_taken = sum(1 for line in inner if _taken(line) is not None)
+    assert plain_taken > 300 and taken >= 100 and failures >= 30, (plain_taken, taken, failures)
+    for head in _KUBECTL_HEADS[3:]:  # no framing: its lines are not taken through it
+        assert all(_taken(head + line) is None for line in inner[:40]), head
+    path = tmp_path / "haproxy.log"
+    path.write_text("\n".join(framed) + "\n", encoding="utf-8")
+    per_line, folded = _cli(path, native=False), _cli(path, native=True)
+    assert folded.returncode == per_line.returncode == 1, folded.stderr
+    assert json.loads(folded.stdout) == json.loads(per_line.stdout)
+    env = {**os.environ, "COLUMNS": "400"}
+    jsonl = {native: subprocess.run(
+        [WHY502, "classify", "--no-progress", "--format", "jsonl", str(path)],
+        capture_output=True, env={**env, "WHY502_NATIVE": native}, timeout=120).stdout
+        for native in ("0", "1")}
+    assert jsonl["1"] == jsonl["0"] and jsonl["1"].count(b"\n") >= 30
+    reports = {}
+    for native in ("0", "1"):
+        diag = subprocess.run([WHY502, "diagnose", "--offline", "--proxy", "haproxy", "--error-log",
+                               str(path), "--format", "json"], capture_output=True,
+                              env={**env, "WHY502_NATIVE": native}, timeout=120)
+        report = json.loads(diag.stdout)
+        report.pop("generated_at")
+        report["inputs"].pop("elapsed_ms", None)
+        reports[native] = (diag.returncode, report)
+    assert reports["1"] == reports["0"] and reports["1"][1]["findings"]

@@ -1091,7 +1091,28 @@ typedef struct {
     Span client, frontend, request; /* the records' own (the client null past 64 bytes) */
 } SessLine;
 
+static int sess_parse_at(const char *s, Py_ssize_t n, SessLine *out);
+
+/* sess_parse_at on the line as written, else on it without kubectl logs' framing (--timestamps'
+ * RFC 3339 time and space, --prefix's [pod/NAME/CONTAINER]: unwrap_ascii.h ua_kubectl_framing),
+ * which wrappers.unwrap peels before anything reads the line -- the framing reaches no rule, and
+ * a session line's time is its accept date, not kubectl's.  Before, every line of
+ * `kubectl logs --timestamps` went back to classify_line (200k lines 13 s against 0.4 s plain,
+ * BENCHMARKS.md stop 71).  sess_clean still reads the whole line, the framing with it. */
 static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
+    if (sess_parse_at(s, n, out)) return 1;
+    Py_ssize_t at = ua_kubectl_framing(s, n);
+    if (at <= 0) return 0;
+    /* behind kubectl's time, a second RFC 3339 stamp (HAProxy's `log ... format iso`, no <PRI>)
+     * is read by classify_line as another head, whose record takes kubectl's time, not the
+     * accept date: such a line goes back, to be read as classify_line reads it */
+    if (n - at >= 5 && is_dig(s[at]) && is_dig(s[at + 1]) && is_dig(s[at + 2]) && is_dig(s[at + 3])
+        && s[at + 4] == '-')
+        return 0;
+    return sess_parse_at(s + at, n - at, out);
+}
+
+static int sess_parse_at(const char *s, Py_ssize_t n, SessLine *out) {
     const char *p = s, *end = s + n;
     if (!sess_prefix(&p, end)) return 0;
     /* client:port [ */
