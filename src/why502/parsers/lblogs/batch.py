@@ -29,6 +29,7 @@ from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
 from why502.parsers.lblogs.fold import Counted, Raw
 from why502.parsers.lblogs.json_answers import AnswerRule, json_answers_text, split_answers
+from why502.parsers.wrappers import KUBECTL_FRAMING
 from why502.textutil import unsniffed
 
 ALB_RX = (
@@ -66,6 +67,18 @@ def without_cr(lines: pl.Series) -> pl.Series:
     the native passes take it: ``native/arrow_buf.h`` ``scan_lines``), copied only when a line
     has one."""
     return lines.str.strip_suffix("\r") if lines.str.ends_with("\r").any() else lines
+
+
+# kubectl logs' framing (--prefix, --timestamps) at a line's start, as ``wrappers.kubectl_unframed``
+# takes it off (both parts greedy, in the same order: Rust's regex prefers them as Python's does)
+_KUBECTL_FRAMING_RX = rf"^{KUBECTL_FRAMING}"
+
+
+def kubectl_unframed_lines(lines: pl.Series) -> pl.Series:
+    """``lines`` without the framing ``kubectl logs --prefix`` / ``--timestamps`` put before each
+    (``wrappers.kubectl_unframed`` of each; a line without any is unchanged): what a reader
+    that refused a line as written asks again, as ``family.parse_line`` does."""
+    return lines.str.replace(_KUBECTL_FRAMING_RX, "")
 
 
 def match_rx(lines: pl.Series, rx: str) -> tuple[pl.DataFrame, pl.Series]:

@@ -30,6 +30,7 @@ from why502.parsers.lblogs.batch import (
     json_block_text,
     json_rows,
     key_is,
+    kubectl_unframed_lines,
     match_rx,
     on_rows,
     pass_columns,
@@ -41,7 +42,6 @@ from why502.parsers.lblogs.json_answers import (
     json_answers_text,
     mixed_answers,
 )
-from why502.parsers.wrappers import KUBECTL_FRAMING
 from why502.proxies.envoy.keys import (
     CLIENT_KEYS,
     CLUSTER_KEYS,
@@ -185,16 +185,11 @@ def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     return text_records(ok), rest
 
 
-# kubectl logs' framing (--prefix, --timestamps) at a line's start, as ``wrappers.kubectl_unframed``
-# takes it off (both parts greedy, in the same order: Rust's regex prefers them as Python's does)
-_FRAMING_RX = rf"^{KUBECTL_FRAMING}"
-
-
 def _text_unframed(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """``_text`` of ``lines`` without kubectl's framing: the lines it refused as written, read
     again as ``family.parse_line`` and the native pass (``_envoyscan.c`` ``rx_framed``) read
     them (a line without any framing is refused again)."""
-    return _text(lines.str.replace(_FRAMING_RX, ""))
+    return _text(kubectl_unframed_lines(lines))
 
 
 def text_records(ok: pl.DataFrame) -> pl.DataFrame:

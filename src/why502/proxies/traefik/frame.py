@@ -30,6 +30,7 @@ from why502.parsers.lblogs.batch import (
     json_block_text,
     json_rows,
     key_is,
+    kubectl_unframed_lines,
     match_rx,
     nonempty,
     on_rows,
@@ -42,7 +43,6 @@ from why502.parsers.lblogs.json_answers import (
     json_answers_text,
     mixed_answers,
 )
-from why502.parsers.wrappers import KUBECTL_FRAMING
 
 NAME = "traefik"
 
@@ -226,11 +226,6 @@ CLF_RX = (
 CLF_CAPTURES = tuple(re.compile(CLF_RX).groupindex)
 
 
-# kubectl logs' framing (--prefix, --timestamps) at a line's start, as ``wrappers.kubectl_unframed``
-# takes it off (both parts greedy, in the same order: Rust's regex prefers them as Python's does)
-_FRAMING_RX = rf"^{KUBECTL_FRAMING}"
-
-
 def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """CLF_RX on each line as written, then on the lines it refused without kubectl's framing
     (``family.parse_line``'s order, and ``_traefikscan``'s ``clf_line``'s), decided."""
@@ -245,7 +240,7 @@ def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
 def _unframed_match(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """``match_rx`` of CLF_RX on ``lines`` without kubectl's framing (a line without any is
     matched as it is, and refused again)."""
-    return match_rx(lines.str.replace(_FRAMING_RX, ""), CLF_RX)
+    return match_rx(kubectl_unframed_lines(lines), CLF_RX)
 
 
 def clf_records(ok: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
