@@ -150,16 +150,14 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
          * the per-line path reads such a line as the line without it (family.parse_line), and the
          * framing holds no `] "`, so the status regex's first one is the line's own */
         Py_ssize_t at = ua_kubectl_framing(s, n);
-        if (at <= 0 || n - at < 16 || s[at] != '[') return 0;
+        if (at <= 0 || n - at < 16 || s[at] != '[' || !iso_date(s + at + 1)) return 0;
         s += at;
         n -= at;
     }
     const char *e = s + n, *p;
     if (!printable(s, n) || memchr(s, '{', (size_t)n) != NULL) return 0;
-    /* _HEAD's time: \[\d{4}-\d\d-\d\dT[^\]]*\] " */
-    p = s + 1;
-    if (!iso_date(p)) return 0;
-    p += 11;
+    /* _HEAD's time: \[\d{4}-\d\d-\d\dT[^\]]*\] " (its "[YYYY-MM-DDT" asked above) */
+    p = s + 12;
     const char *rb = memchr(p, ']', (size_t)(e - p));
     if (rb == NULL || e - rb < 3 || rb[1] != ' ' || rb[2] != '"') return 0;
     p = rb + 3;
@@ -443,9 +441,9 @@ static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
  * ~0.7 s written plain); tests/classify/test_lb_kubectl_framing.py holds the answers to the
  * plain log's. */
 static int rx_framed(const char *s, Py_ssize_t n, RxLine *m) {
-    if (n >= 16 && s[0] == '[' && rx_line(s, n, m)) return 1;
+    if (rx_line(s, n, m)) return 1; /* (it asks for 16 bytes and the `[` itself) */
     Py_ssize_t at = ua_kubectl_framing(s, n);
-    return at > 0 && n - at >= 16 && s[at] == '[' && rx_line(s + at, n - at, m);
+    return at > 0 && rx_line(s + at, n - at, m);
 }
 
 typedef struct {
