@@ -9,9 +9,10 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.nothingread import nothing_read
 from why502.cli.proxyargs import in_words
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, EXIT_INPUT, UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
 if TYPE_CHECKING:
     from why502.findings.results import ClassifySummary
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 failures += count
                 _write_jsonl(text)
             if not batches:
-                return _nothing_read(output_inputs(args) or ["-"])
+                return nothing_read("classify", "nothing to classify", output_inputs(args) or ["-"])
             return EXIT_FINDINGS if failures or _access_log(head) else EXIT_HEALTHY
     finally:
         progress.close()
@@ -110,22 +111,8 @@ def run(args: argparse.Namespace) -> int:
     # first symptoms whatever --top is); json: the first --top rows of each list
     _write(args, summary.summary(args.top if args.format == "json" else None))
     if summary.lines_read == 0:  # the text said it ("Nothing to classify"); json says lines_read 0
-        return _nothing_read(summary.files if args.format == "json" else [])
+        return nothing_read("classify", "nothing to classify", summary.files if args.format == "json" else [])
     return EXIT_FINDINGS if summary.failures() or _access_log(head) else EXIT_HEALTHY
-
-
-def _nothing_read(files: list[str]) -> int:
-    """Exit 3 for a run that read no line at all, and when ``files`` are given (JSON on stdout,
-    which says only ``lines_read: 0`` or nothing) why on stderr.  Why not 0: "No upstream failure
-    found" of an empty input read as an all-clear -- a log that was just rotated, an empty pipe --
-    while nothing was looked at; ``diagnose`` of such logs is "no evidence", exit 3, too."""
-    if files:
-        from why502.textutil import strip_terminal_escapes
-
-        named = ", ".join(strip_terminal_escapes(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
-        print(f"why502 classify: note: 0 lines read from {named}: nothing to classify (an empty or "
-              "just-rotated log, or an empty pipe: a grep before it that matched nothing)", file=sys.stderr)
-    return EXIT_INPUT
 
 
 def _access_log(head: tuple[str, list[str]] | None) -> bool:

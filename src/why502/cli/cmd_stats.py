@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.nothingread import nothing_read
 from why502.cli.output import add_redact_argument
 from why502.cli.proxyargs import (
     add_default_config_argument,
@@ -21,7 +22,7 @@ from why502.cli.proxyargs import (
     with_hook,
 )
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, EXIT_INPUT, UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import SecondsArg, parse_time_arg
 
 if TYPE_CHECKING:
@@ -216,22 +217,9 @@ def _print(report: StatsReport | LbStatsReport, args: argparse.Namespace) -> int
     # text at the run's width (cli.termwidth), coloured on a terminal
     write(args.format, report, sys.stdout, RenderOptions(color=sys.stdout.isatty(), top=args.top))
     if report.read_nothing:
-        return _nothing_read(report.files, args.format)
+        noted = (report.files or ["-"]) if args.format != "text" else []  # (the text's headline says it)
+        return nothing_read("stats", "nothing to count", noted)
     return EXIT_FINDINGS if report.fivexx else EXIT_HEALTHY
-
-
-def _nothing_read(files: list[str], fmt: str) -> int:
-    """Exit 3 for a run that read no line at all -- an empty or just-rotated log, an empty pipe --
-    and, when the report is not text (whose headline says it), why on stderr.  Why not 0: "no 5xx"
-    of nothing read is an all-clear while nothing was looked at; ``classify`` ("Nothing to
-    classify") and ``diagnose`` ("no evidence") of the same logs exit 3 too."""
-    if fmt != "text":
-        from why502.textutil import strip_terminal_escapes
-
-        named = ", ".join(strip_terminal_escapes(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
-        print(f"why502 stats: note: 0 lines read from {named or '-'}: nothing to count (an empty or "
-              "just-rotated log, or an empty pipe: a grep before it that matched nothing)", file=sys.stderr)
-    return EXIT_INPUT
 
 
 def output_inputs(args: argparse.Namespace) -> list[str]:
