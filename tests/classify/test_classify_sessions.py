@@ -22,6 +22,7 @@ import pytest
 
 from tests.classify.test_classify_engines import real_lines
 from tests.support.clirun import WHY502
+from tests.support.kubectl_heads import HEADS, NOT_FRAMINGS
 from tests.support.paths import FIXTURES_DIR
 from why502.parsers.errorlog import classify_line
 from why502.proxies.haproxy.classifyfold import MAX_GROUPS, _native, fold_block
@@ -327,20 +328,23 @@ def test_jsonl_and_diagnose_print_what_the_per_line_engine_prints(tmp_path: Path
              for k in range(4000)] + broken_lines()
     path = tmp_path / "haproxy.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env = {**os.environ, "COLUMNS": "400"}
-    out = {}
-    for native in ("0", "1"):
-        jsonl = subprocess.run([WHY502, "classify", "--no-progress", "--format", "jsonl", str(path)],
-                               capture_output=True, env={**env, "WHY502_NATIVE": native}, timeout=120)
-        diag = subprocess.run([WHY502, "diagnose", "--offline", "--proxy", "haproxy", "--error-log",
-                               str(path), "--format", "json"], capture_output=True,
-                              env={**env, "WHY502_NATIVE": native}, timeout=120)
-        report = json.loads(diag.stdout)
-        report.pop("generated_at")
-        report["inputs"].pop("elapsed_ms", None)
-        out[native] = (jsonl.returncode, jsonl.stdout, diag.returncode, report)
+    out = {native: _jsonl_and_diagnose(path, native) for native in ("0", "1")}
     assert out["1"] == out["0"]
     assert out["1"][1].count(b"\n") >= 1000 and out["1"][3]["findings"]
+
+
+def _jsonl_and_diagnose(path: Path, native: str) -> tuple[int, bytes, int, dict[str, object]]:
+    """``classify --format jsonl`` of ``path`` (exit code, records) and ``diagnose``'s JSON report
+    of it as HAProxy's log (exit code, report without its run's time), ``WHY502_NATIVE=native``."""
+    env = {**os.environ, "COLUMNS": "400", "WHY502_NATIVE": native}
+    jsonl = subprocess.run([WHY502, "classify", "--no-progress", "--format", "jsonl", str(path)],
+                           capture_output=True, env=env, timeout=120)
+    diag = subprocess.run([WHY502, "diagnose", "--offline", "--proxy", "haproxy", "--error-log",
+                           str(path), "--format", "json"], capture_output=True, env=env, timeout=120)
+    report = json.loads(diag.stdout)
+    report.pop("generated_at")
+    report["inputs"].pop("elapsed_ms", None)
+    return jsonl.returncode, jsonl.stdout, diag.returncode, report
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
@@ -625,13 +629,6 @@ def test_known_lines_reads_nothing_of_lines_that_hold_a_newline() -> None:
     assert known_lines(pl.Series([line, "a\nb", line]), 2026) == ([], None)
 
 
-#: ``kubectl logs --timestamps`` / ``--prefix`` before a session line (haproxy-ingress logs to
-#: stdout), and heads that are no such framing (a month 13, ten fraction digits, a word)
-_KUBECTL_HEADS = ("2026-11-28T10:00:00.123456789Z ",
-                  "[pod/haproxy-ingress-7d4b9c-x2x/haproxy] 2026-11-28T10:00:00Z ",
-                  "[pod/web-0/haproxy] ", "2026-13-28T10:00:00Z ", "2026-11-28T10:00:00.1234567891Z ", "x ")
-
-
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
 def test_session_lines_behind_kubectl_framing_are_taken_and_read_as_their_group(tmp_path: Path) -> None:
     """The pass takes a session line behind kubectl's framing as the line without it (before,
@@ -640,30 +637,18 @@ def test_session_lines_behind_kubectl_framing_are_taken_and_read_as_their_group(
     ``--format jsonl`` and ``diagnose`` -- on a log of them with the heads that are none."""
     rnd = random.Random(71)
     inner = bent_lines()[:300] + _random_lines(300, seed=71)
-    framed = [head + line for head in _KUBECTL_HEADS for line in rnd.sample(inner, 60)]
+    # (haproxy-ingress logs to stdout: kubectl logs prints it)
+    framed = [head + line for head in HEADS for line in rnd.sample(inner, 60)]
     taken, failures, _groups = _check_taken(framed)
     plain_taken = sum(1 for line in inner if _taken(line) is not None)
     assert plain_taken > 300 and taken >= 100 and failures >= 30, (plain_taken, taken, failures)
-    for head in _KUBECTL_HEADS[3:]:  # no framing: its lines are not taken through it
+    for head in NOT_FRAMINGS:  # no framing: its lines are not taken through it
         assert all(_taken(head + line) is None for line in inner[:40]), head
     path = tmp_path / "haproxy.log"
     path.write_text("\n".join(framed) + "\n", encoding="utf-8")
     per_line, folded = _cli(path, native=False), _cli(path, native=True)
     assert folded.returncode == per_line.returncode == 1, folded.stderr
     assert json.loads(folded.stdout) == json.loads(per_line.stdout)
-    env = {**os.environ, "COLUMNS": "400"}
-    jsonl = {native: subprocess.run(
-        [WHY502, "classify", "--no-progress", "--format", "jsonl", str(path)],
-        capture_output=True, env={**env, "WHY502_NATIVE": native}, timeout=120).stdout
-        for native in ("0", "1")}
-    assert jsonl["1"] == jsonl["0"] and jsonl["1"].count(b"\n") >= 30
-    reports = {}
-    for native in ("0", "1"):
-        diag = subprocess.run([WHY502, "diagnose", "--offline", "--proxy", "haproxy", "--error-log",
-                               str(path), "--format", "json"], capture_output=True,
-                              env={**env, "WHY502_NATIVE": native}, timeout=120)
-        report = json.loads(diag.stdout)
-        report.pop("generated_at")
-        report["inputs"].pop("elapsed_ms", None)
-        reports[native] = (diag.returncode, report)
-    assert reports["1"] == reports["0"] and reports["1"][1]["findings"]
+    out = {native: _jsonl_and_diagnose(path, native) for native in ("0", "1")}
+    assert out["1"][1] == out["0"][1] and out["1"][1].count(b"\n") >= 30  # the records
+    assert out["1"][2:] == out["0"][2:] and out["1"][3]["findings"]  # diagnose

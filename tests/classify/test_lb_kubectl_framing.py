@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunMain
+from tests.support.kubectl_heads import NOT_FRAMINGS
 from tests.support.reports import without_timing
 from why502.parsers.wrappers import kubectl_unframed
 from why502.proxies.logfamilies import families
@@ -126,30 +127,7 @@ def test_the_traefik_common_format_is_named() -> None:
             assert fams.parse_line(line, "traefik") == fams.parse_line(plain, "traefik") is not None
 
 
-#: heads that are no framing kubectl writes: each stays part of the line
-_BENT_HEADS = (
-    "2026-13-28T10:00:00.123456789Z ",  # month 13
-    "2026-11-32T10:00:00.123456789Z ",  # day 32
-    "2026-11-28T24:00:00.123456789Z ",  # hour 24
-    "2026-11-28T10:60:00Z ",  # minute 60
-    "2026-11-28 10:00:00.123456789Z ",  # a space for the T
-    "2026-11-28T10:00:00.1234567891Z ",  # ten fraction digits
-    "2026-11-28T10:00:00.Z ",  # a dot with no digit
-    "2026-11-28T10:00:00.123456789 ",  # no zone
-    "2026-11-28T10:00:00.123456789+0100 ",  # an offset without its colon
-    "2026-11-28T10:00:00.123456789+24:00 ",  # hour 24 in the offset
-    "2026-11-28T10:00:00.123456789Z  ",  # two spaces
-    "2026-11-28T10:00:00.123456789z ",  # a lower-case zone
-    "\u0662026-11-28T10:00:00Z ",  # a non-ASCII digit
-    "[pod/Web-0/proxy] ",  # an upper-case pod name
-    "[pod/web-0] ",  # no container part
-    "x 2026-11-28T10:00:00Z ",  # something before the time
-    "2026-11-28T10:00:00Z [pod/web-0/proxy] ",  # kubectl's two parts the other way round
-    "web-1  | ",  # another shipper's prefix (not kubectl's)
-)
-
-
-@pytest.mark.parametrize("head", _BENT_HEADS)
+@pytest.mark.parametrize("head", NOT_FRAMINGS)
 def test_a_bent_time_is_not_peeled(head: str) -> None:
     line = ('10.0.0.1 - - [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 11 "-" "curl/8" 1 '
             '"web@file" "http://10.0.0.2:8080" 3ms')

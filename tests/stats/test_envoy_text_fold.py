@@ -27,6 +27,7 @@ from tests.stats import test_lb_fold as lb_fold
 from tests.stats.test_json_native import _lines as _edge_lines
 from tests.stats.test_lb_fold import _mode
 from tests.support import blocks
+from tests.support.kubectl_heads import HEADS
 from tests.support.native import native_pass
 from why502.app.stats import lb as lb_app
 from why502.parsers.arrowcols import frame as arrow_frame
@@ -89,17 +90,6 @@ _BENDS: tuple[tuple[str, str], ...] = (
     ("Z] ", "Z\u00e9] "), ("curl", "cu\u00e9rl"), ("curl", "cu\trl"), ("curl", "cu{rl"), ("10.0", "\u0661.0"),
     ('" 0 ', '" \u0660 '), ("HTTP/1.1", "HTTP/1.1\r"), (" 98 ", " 98\u00a0"), ("outbound", "out\tbound"),
     ("outbound", "out\u00a0bound"), ('" outbound', '"\u2003outbound'),
-)
-
-
-#: kubectl logs' framings (``--timestamps``, ``--prefix``, both) and heads that are none
-#: (``wrappers.KUBECTL_FRAMING``: only a time kubectl could have written is peeled)
-_HEADS: tuple[str, ...] = (
-    "2026-11-28T10:00:00.123456789Z ", "2026-11-28T10:00:00Z ", "2026-11-28T10:00:00.5-07:30 ",
-    "[pod/istio-ingress-7d4b9c-x2x/istio-proxy] 2026-11-28T10:00:00.123456789Z ", "[pod/web-0/] ",
-    "[pod/a.b/c] ", "2026-13-28T10:00:00Z ", "2026-11-28T10:00:00.1234567891Z ", "2026-11-28 10:00:00Z ",
-    "2026-11-28T10:00:00+0100 ", "2026-11-28T10:00:00.Z ", "2026-11-28T10:00:00Z  ", "[pod/Web/x] ",
-    "2026-11-28T10:00:00Z [pod/a/b] ", "2026-11-28T10:00:00.123456789Z\u00a0", "x ",
 )
 
 
@@ -319,7 +309,7 @@ def test_the_pass_reads_framed_lines_as_the_regex_reads_them_unframed() -> None:
     then line by line (300k lines ~8 s against ~0.7 s plain)."""
     rng = random.Random(28)
     plain = [line for line in _corpus() if line.startswith("[")]
-    lines = [head + line for head in _HEADS for line in rng.sample(plain, 8)]
+    lines = [head + line for head in HEADS for line in rng.sample(plain, 8)]
     taken = _same_reading(lines)
     framed = sum(1 for line in lines if kubectl_unframed(line) is not None)
     assert taken > len(lines) // 5 and framed > len(lines) // 4  # (six of the heads are framings)

@@ -26,6 +26,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_lb_frames import _corpus, _frame_agrees, _variants
+from tests.support.kubectl_heads import FRAMINGS, HEADS
 from tests.support.native import native_pass
 from why502.app.stats import lb
 from why502.parsers.lblogs import batch
@@ -245,14 +246,6 @@ def _native_spec(family: str) -> tuple[object, object]:
     return batch.CLOUDFLARE_SCHEMA, batch._CF_NATIVE
 
 
-#: what ``kubectl logs --timestamps`` / ``--prefix`` put before a line, and two heads that are no
-#: such framing (a month 13, a word): the pass reads the object after a framing, as
-#: ``family.json_object`` reads a line from its first ``{``, and hands the others back
-_FRAMINGS = ("2026-11-28T10:00:00.123456789Z ",
-             "[pod/caddy-7d4b9c-x2x/caddy] 2026-11-28T10:00:00.123456789Z ",
-             "[pod/web-0/proxy] ", "2026-13-28T10:00:00Z ", "x ")
-
-
 @pytest.mark.parametrize("family", FAMILIES)
 def test_json_lines_behind_kubectl_framing_are_read_as_without_the_pass(
         family: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,7 +254,7 @@ def test_json_lines_behind_kubectl_framing_are_read_as_without_the_pass(
     each real framing (before, it handed every framed line back: 200k lines 5.5-7.8 s against
     0.4-0.6 s plain, BENCHMARKS.md stop 71)."""
     plain = [x for x in _corpus() if x.startswith("{")]
-    lines = [head + x for head in _FRAMINGS for x in plain]
+    lines = [head + x for head in HEADS for x in plain]
     ref = _records(family, lines, "0", monkeypatch)
     assert ref[0].height > 20
     for other in (_records(family, lines, "1", monkeypatch),
@@ -269,10 +262,11 @@ def test_json_lines_behind_kubectl_framing_are_read_as_without_the_pass(
         assert other[1:] == ref[1:]
         assert other[0].equals(ref[0], null_equal=True)
     schema, native = _native_spec(family)
-    got = batch.json_block("\n".join(head + PLAIN[family] for head in _FRAMINGS).encode(), schema, native)
+    got = batch.json_block("\n".join(head + PLAIN[family] for head in HEADS).encode(), schema, native)
     assert got is not None
-    frame, back = got
-    assert frame["idx"].to_list() == [0, 1, 2] and back == [3, 4]
+    frame, back = got  # (the heads that are no framing go back: family.json_object reads them)
+    framed = len(FRAMINGS)  # (HEADS: the framings first)
+    assert frame["idx"].to_list() == list(range(framed)) and back == list(range(framed, len(HEADS)))
 
 
 @pytest.mark.parametrize("family", FAMILIES)

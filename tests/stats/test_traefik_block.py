@@ -26,6 +26,7 @@ import pytest
 
 from tests.stats.test_lb_frames import _corpus, _variants
 from tests.support import blocks
+from tests.support.kubectl_heads import HEADS
 from tests.support.native import native_pass
 from tests.support.reports import without_timing
 from why502.app.stats import lb
@@ -63,16 +64,6 @@ _BENDS: tuple[tuple[str, str], ...] = (
     (' 200 ', ' 2\u00a000 '),
 )
 
-#: kubectl logs' framings (``--timestamps``, ``--prefix``; clf_line tries the line without them
-#: when CLF_RX refuses it as written) and heads that are none: the cut must peel exactly the
-#: framing ``wrappers.kubectl_unframed`` peels, and only after the line as written was refused
-_HEADS: tuple[str, ...] = (
-    "2026-11-28T10:00:00.123456789Z ", "2026-11-28T10:00:00Z ", "2026-11-28T10:00:00.5-07:30 ",
-    "[pod/traefik-7d4b9c-x2x/traefik] 2026-11-28T10:00:00.123456789Z ", "[pod/web-0/] ", "[pod/a.b/c] ",
-    "2026-13-28T10:00:00Z ", "2026-11-28T10:00:00.1234567891Z ", "2026-11-28 10:00:00Z ",
-    "2026-11-28T10:00:00+0100 ", "2026-11-28T10:00:00.Z ", "2026-11-28T10:00:00Z  ", "2026-02-31T23:59:59Z ",
-    "[pod/Web/x] ", "2026-11-28T10:00:00Z [pod/a/b] ", "2026-11-28T10:00:00.123456789Z" + "\u00a0",
-)
 #: a framed line CLF_RX reads both as written (the client is kubectl's time, the time field
 #: "a [21/Nov...") and without the framing: as written wins, in every reader
 _BOTH_WAYS = ('2026-11-28T10:00:00Z 10.0.0.9 - [a [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 11 "-" '
@@ -100,7 +91,9 @@ def _plain_and_bent() -> tuple[list[str], list[str]]:
             bent.append(line.replace(old, new, 1))
     bent += [b for b in _variants(plain) if b not in plain]
     bent += [line[: rng.randrange(1, len(line))] for line in rng.sample(plain, 40)]
-    bent += [head + line for head in _HEADS for line in rng.sample(plain, 5)] + [_BOTH_WAYS]
+    # kubectl's framings and heads that are none (clf_line tries a line without the framing when
+    # CLF_RX refuses it as written): the cut peels exactly what ``wrappers.kubectl_unframed`` peels
+    bent += [head + line for head in HEADS for line in rng.sample(plain, 5)] + [_BOTH_WAYS]
     return plain, bent
 
 

@@ -374,13 +374,15 @@ def test_the_json_counter_takes_lines_behind_kubectl_framing(
     line behind each real framing and hands back the heads that are none, and ``watch`` exports
     the same metrics both ways on the bench's lines behind every head (before, each framed line
     went back and was read line by line)."""
-    from tests.stats.test_json_native import _FRAMINGS, PLAIN
+    from tests.stats.test_json_native import PLAIN
+    from tests.support.kubectl_heads import FRAMINGS, HEADS, NOT_FRAMINGS
 
     count = native_counter(families().get(family))
     assert count is not None
-    out = count("".join(f"{head}{PLAIN[family]}\n" for head in _FRAMINGS).encode())
-    assert sum(out.statuses.values()) == 3 and out.rest.count(b"\n") == 2, out.rest[:300]
-    lines = [head + t for head in _FRAMINGS for t in _bench_lines(family, 300)]
+    out = count("".join(f"{head}{PLAIN[family]}\n" for head in HEADS).encode())
+    assert sum(out.statuses.values()) == len(FRAMINGS), out.rest[:300]
+    assert out.rest.count(b"\n") == len(NOT_FRAMINGS), out.rest[:300]
+    lines = [head + t for head in HEADS for t in _bench_lines(family, 300)]
     native = exported(tmp_path, lines, family, True, monkeypatch)
     ref = exported(tmp_path, lines, family, False, monkeypatch)
     assert native == ref, {k: (native.get(k), ref.get(k)) for k in native.keys() | ref.keys()
@@ -590,12 +592,12 @@ def test_the_envoy_text_counter_counts_each_line_it_takes_as_parse_line() -> Non
 
 def _envoy_text_framed() -> list[str]:
     """The bench's and the published text lines behind kubectl logs' framings (``--timestamps``,
-    ``--prefix``) and behind heads that are none (``test_envoy_text_fold._HEADS``)."""
-    from tests.stats.test_envoy_text_fold import _HEADS
+    ``--prefix``) and behind heads that are none (``tests.support.kubectl_heads``)."""
+    from tests.support.kubectl_heads import HEADS
 
     rng = random.Random(71)
     plain = _envoy_text_published() + _envoy_text_bench(200)
-    return [head + line for head in _HEADS for line in rng.sample(plain, 12)]
+    return [head + line for head in HEADS for line in rng.sample(plain, 12)]
 
 
 def test_the_envoy_text_counter_reads_framed_lines_as_parse_line() -> None:
