@@ -22,6 +22,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,7 @@ from why502.app.stats import lb as lb_app
 from why502.parsers.lblogs import counts, jsonfold
 from why502.parsers.lblogs.countspec import JsonFoldSpec
 from why502.parsers.lblogs.family import LogFamilies
+from why502.parsers.lblogs.model import LbRecord
 from why502.proxies.caddy import counts as caddy_counts
 from why502.proxies.envoy import counts as envoy_counts
 from why502.proxies.logfamilies import families
@@ -248,3 +250,73 @@ def test_a_fold_is_read_on_two_lanes(family: str, tmp_path: Path, monkeypatch: p
     assert calls, calls
     assert len(runs) == 1
     assert runs == {_stats(path, family, "polars", monkeypatch, batch_bytes=32 << 10)}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lines_over_many_hours_in_small_blocks(family: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timeline's groups are decided in two parts, the other values once and each minute
+    once (``_Decider.timed``), and joined back: over ~11 hours of lines (a minute's few lines
+    each, the same values in many minutes), bent as above, taken many times mid-read on two
+    lanes -- the document is the rows' own.  (The bench's logs span 12 minutes; a day's log,
+    decided a group at a time, was 5x slower: BENCHMARKS.md stop 72.)"""
+    lines = _generated(family, 4000, 23, rate=0.1)
+    rng = random.Random(7)
+    bends = _BENDS[family]
+    for k in rng.sample(range(len(lines)), 400):
+        old, new = bends[rng.randrange(len(bends))]
+        lines[k] = lines[k].replace(old, new, 1)
+    path = _write(tmp_path, lines)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 150)
+    monkeypatch.setattr(lb_app, "FOLD_WIDEN_ROWS", 400)
+    got = _check(path, family, monkeypatch, batch_bytes=32 << 10)
+    assert len(got["timeline"]) > 600  # type: ignore[arg-type]
+    assert got["5xx"] and got["by_code"]
+
+
+def test_a_timeline_group_is_decided_as_its_values_and_its_time() -> None:
+    """``timed``: a group's record is the one of its other values, its time the parser's text
+    of its own time -- whichever group came first for each -- and the parser is asked once per
+    new combination or new time, not once per group."""
+    asked: list[dict[str, object]] = []
+
+    def parse(obj: dict[str, Any]) -> LbRecord:
+        asked.append(obj)
+        status = int(obj["s"])
+        return LbRecord(family="x", status=status, made_by="lb" if obj.get("u") is None else "backend",
+                        time=f"T{obj['t']}")
+
+    decide = jsonfold._Decider(parse, ("s", "u", "t"), dict)
+    whole = jsonfold._Decider(parse, ("s", "u", "t"), dict)
+    groups = [((s, u, t), present) for s in (200, 502) for u in ("a", None) for t in range(5)
+              for present in (0b111, 0b101)]
+    for values, present in groups:
+        rec, text = decide.timed(values, present)
+        want = whole(values, present)
+        assert (rec.status, rec.made_by, text) == (want.status, want.made_by, want.time)
+    assert len(asked) - len(groups) <= 2 * 2 * 2 + 5  # (``whole``'s: one per group)
+
+
+def test_the_folds_of_one_read_share_their_decisions() -> None:
+    """Two lanes' folds of one read (``FoldPerThread``, a fold per thread) keep one cache of
+    decided groups: each saw the same groups and decided them again (two 1M-line Traefik JSON
+    folds: 4,320 decisions each, the same ones); another read's folds keep their own."""
+    import threading
+
+    from why502.parsers.lblogs.fold import FoldPerThread
+
+    lines = "\n".join(_generated("traefik", 500, 3)).encode()
+    reads = [FoldPerThread(lambda: families().fold("traefik")) for _ in range(2)]
+    for read in reads:
+        for _ in range(2):  # a fold on each of two threads
+            t = threading.Thread(target=read.block, args=(lines,))
+            t.start()
+            t.join()
+    caches = [[fold.json.timeline.cache for fold in read.folds] for read in reads]  # type: ignore[attr-defined]
+    assert all(len(c) == 2 for c in caches)
+    assert caches[0][0] is caches[0][1] and caches[1][0] is caches[1][1]
+    assert caches[0][0] is not caches[1][0]
+    for read in reads:
+        first, second = read.folds
+        assert first.json.per.cache is second.json.per.cache  # type: ignore[attr-defined]
+        assert first.json.timeline.times is second.json.timeline.times  # type: ignore[attr-defined]

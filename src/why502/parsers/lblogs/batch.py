@@ -27,7 +27,7 @@ from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import joined_bytes, native_pass
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
-from why502.parsers.lblogs.fold import Counted, Raw
+from why502.parsers.lblogs.fold import BlockFold, Counted, Raw
 from why502.parsers.lblogs.json_answers import AnswerRule, json_answers_text, split_answers
 from why502.parsers.wrappers import KUBECTL_FRAMING
 from why502.textutil import unsniffed
@@ -209,6 +209,9 @@ class AlbFold:
 
     def codes_only(self) -> None:
         """Nothing to leave out: the pass decides its rows itself, and its tables are small."""
+
+    def share(self, other: BlockFold) -> None:
+        """Nothing to share: the pass decides its rows itself."""
 
     def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         schema_cap, array_cap, _lines, back_rows, _text, folded = self.module.alb_columns(data, self.cap)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from why502.parsers.lblogs.batch import empty_records
-from why502.parsers.lblogs.fold import Counted, Raw
+from why502.parsers.lblogs.fold import BlockFold, Counted, Raw
 from why502.parsers.lblogs.jsonfold import JsonFold
 
 
@@ -63,6 +63,12 @@ class JsonAndTextFold:
 
     def codes_only(self) -> None:
         self.json.codes_only()
+
+    def share(self, other: BlockFold) -> None:
+        """The JSON fold's decisions shared (``JsonFold.share``); the text fold decides each
+        take's groups in polars, with nothing kept."""
+        if isinstance(other, JsonAndTextFold):
+            self.json.share(other.json)
 
     def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         """The two passes, the one of the block's first line first on the block as it is, the

@@ -60,6 +60,11 @@ class BlockFold(Protocol):
         """From now on only ``Counted.codes`` is wanted (``classify``'s summary): a fold may
         leave its other tables empty.  Called before the first block."""
 
+    def share(self, other: BlockFold) -> None:
+        """Decide groups with the decisions ``other`` -- another fold of the same read, made by
+        the same maker (``FoldPerThread``) -- keeps, and it with this one's: a fold that keeps
+        none does nothing.  Called before the first block."""
+
 
 class FoldPerThread:
     """A ``BlockFold`` that is one fold per thread that reads blocks: each worker counts into its
@@ -83,6 +88,8 @@ class FoldPerThread:
                 fold.codes_only()
             self.local.fold = fold
             with self.lock:
+                if self.folds:
+                    fold.share(self.folds[0])
                 self.folds.append(fold)
         return fold
 
@@ -98,6 +105,9 @@ class FoldPerThread:
 
     def codes_only(self) -> None:
         self.wants_codes_only = True
+
+    def share(self, other: BlockFold) -> None:
+        """Its folds share their decisions among themselves (``_mine``), not with another read's."""
 
     def take_all(self) -> list[Counted]:
         """Every thread's groups: call once no block is being read."""

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import array
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import empty_records
 from why502.parsers.lblogs.countspec import JsonCount, JsonFoldSpec
-from why502.parsers.lblogs.fold import Counted, Raw
+from why502.parsers.lblogs.fold import BlockFold, Counted, Raw
 from why502.parsers.lblogs.model import LbRecord
 
 ParseJson = Callable[[dict[str, Any]], "LbRecord | None"]
@@ -41,8 +41,9 @@ CODES_SCHEMA = {"code": pl.String, "status": pl.Int64, "made_by": pl.String, "sy
 _PER = {"status": pl.Int64, "made_by": pl.String, "retries": pl.Int64, "upstream_ms": pl.Float64,
         "n": pl.Int64}
 #: decided groups kept for the next takes of a read (each is a parser call, ~10 us): the
-#: per-target table's values other than the timing's repeat across takes, the timeline's carry
-#: their minute and rarely do; past this many (a few MB of records) the cache starts again
+#: per-target table's values other than the timing's repeat across takes, and the timeline's
+#: without their minute (``_Decider.timed``); past this many (a few MB of records) the cache
+#: starts again
 CACHE_MAX = 1 << 14
 
 
@@ -59,6 +60,16 @@ class _Decider:
                  shape: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         self.parse, self.names, self.shape = parse, names, shape
         self.cache: dict[tuple[Any, ...], LbRecord] = {}
+        self.times: dict[Any, str | None] = {}  # (``timed``) a time's value -> the parser's text of it
+
+    def same_as(self, other: _Decider) -> bool:
+        """Whether ``other`` decides as this one does (the same parser, keys and shaping), so
+        their decisions may be kept in one cache."""
+        return (self.parse, self.names, self.shape) == (other.parse, other.names, other.shape)
+
+    def adopt(self, other: _Decider) -> None:
+        """Keep decisions in ``other``'s caches (``same_as`` it), which it keeps in too."""
+        self.cache, self.times = other.cache, other.times
 
     def obj(self, values: tuple[Any, ...], present: int) -> dict[str, Any]:
         """The keys of a group's ``values`` the line holds (bit k of ``present``: part k's key)."""
@@ -80,6 +91,37 @@ class _Decider:
                 self.cache.clear()
             rec = self.cache[key] = self.decide(self.obj(values, present))
         return rec
+
+    def timed(self, values: tuple[Any, ...], present: int) -> tuple[LbRecord, str | None]:
+        """``self(values, present)`` of a group whose last value is its time, decided in two
+        parts: the record once per value of the others (its ``time`` is whichever group's came
+        first: the second item is this group's), the parser's text of the time once per time.
+
+        Why: decided whole, the timeline was decided once per (values, minute) -- for a day of
+        1M Traefik JSON lines 322k times, 2.8 of the 6.7 s of its ``stats`` (BENCHMARKS.md stop
+        72), where the bench's logs of 12 minutes hid it.  Why it is the same record: each
+        family's parser reads the time key only into ``time``, as a function of its value alone
+        (``parse_traefik_json``'s ``StartUTC``, ``parse_cloudflare``'s ``_time(start)``,
+        ``parse_caddy``'s ``_unix(ts)``, Envoy's first of ``TIME_KEYS``), and the fold counts no
+        line whose time is another key's (``JsonFoldSpec.time``); ``tests/stats/test_json_fold.py``
+        holds the fold's ``stats`` equal to the rows'.  A group whose other values or time were
+        not seen yet is decided whole, so a group the parser refuses is refused as before."""
+        key = (*values[:-1], present)
+        rec = self.cache.get(key)
+        when = values[-1]
+        text = self.times.get(when, _UNSEEN)
+        if rec is None or text is _UNSEEN:
+            whole = self.decide(self.obj(values, present))
+            if len(self.cache) >= CACHE_MAX or len(self.times) >= CACHE_MAX:
+                self.cache.clear()
+                self.times.clear()
+            if rec is None:
+                rec = self.cache[key] = whole
+            text = self.times[when] = whole.time
+        return rec, cast("str | None", text)
+
+
+_UNSEEN = object()
 
 
 class JsonFold:
@@ -117,6 +159,19 @@ class JsonFold:
             ((tuple((name.encode(), mode) for name, mode in spec.decide), True),),
             spec.time.encode(), tuple((name.encode(), text.encode()) for name, text in spec.prefix))
         self.codes = _Decider(self.timeline.parse, tuple(name for name, _m in spec.decide), spec.obj)
+
+    def share(self, other: BlockFold) -> None:
+        """One cache of decided groups for the folds of one read (``FoldPerThread``: a fold per
+        thread): a group's record is the parser's answer on its values alone, and the folds of a
+        read see mostly the same groups -- 1M Traefik JSON lines, two folds: 4,320 decisions
+        each, the same 4,320, ~60 % of the last take, which ``stats`` waits on after the read
+        (BENCHMARKS.md stop 72).  A fold of another family keeps its own."""
+        if not isinstance(other, JsonFold):
+            return
+        pairs = ((self.timeline, other.timeline), (self.per, other.per), (self.codes, other.codes))
+        for mine, theirs in pairs:
+            if mine is not None and theirs is not None and mine.same_as(theirs):
+                mine.adopt(theirs)
 
     def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         back, _text, folded = self.block_text(data)
@@ -172,32 +227,56 @@ class JsonFold:
         """The timeline's groups decided (their minute the time's first 16 characters, as
         ``lbstats._minute``), and the failures the edge made itself with their first and last
         time.  A time that is a number (Unix seconds) comes as its Unix minute, and its range
-        as numbers: the parser writes each as text (``_seconds``)."""
-        width = len(self.timeline.names)
-        number = groups.schema[self.timeline.names[-1]] == pl.Int64
-        tl: list[tuple[Any, ...]] = []
-        codes: list[tuple[Any, ...]] = []
-        for row in groups.iter_rows():
-            values, present = row[:width], row[width]
-            if number:
-                values = (*values[:-1], values[-1] * 60.0)
-            rec = self.timeline(values, present)
-            n, first, last = row[width + 1:]
-            minute = rec.time[:16] if rec.time is not None else None
-            tl.append((minute, rec.status, rec.made_by, rec.retries, n))
-            if rec.failed and rec.made_by == "lb":
-                if number:
-                    first, last = (self._seconds(values, present, t) for t in (first, last))
-                codes.append((rec.code, rec.status, rec.made_by, rec.symptom, rec.proxy_status, rec.cause,
-                              True, rec.kind, first, last, n))
-        return (pl.DataFrame(tl, schema=_TIMELINE, orient="row"),
-                pl.DataFrame(codes, schema=CODES_SCHEMA, orient="row"))
+        as numbers: the parser writes each as text (``_seconds``).
+
+        The groups are decided in two parts (``_Decider.timed``): the record once per value of
+        the other keys, the time's text once per minute, each joined back; a loop over the
+        groups, one row at a time, was ~2 us a group, and a day's log holds a group per
+        (values, minute): ~400k for 1M Traefik JSON lines (BENCHMARKS.md stop 72)."""
+        names = self.timeline.names
+        when = names[-1]
+        number = groups.schema[when] == pl.Int64
+        if number:  # (Unix minutes: the seconds of each, as the parser is given them)
+            groups = groups.with_columns(pl.col(when) * 60.0)
+        keys = [*names[:-1], "present"]
+        # each combination of the other values with one of its times, and each time with one
+        # of its combinations: what the parser decides (every group is one of each)
+        combos = groups.group_by(keys, maintain_order=True).agg(pl.col(when).first())
+        decided = [self.timeline.timed(row[:-2] + row[-1:], row[-2])[0] for row in combos.iter_rows()]
+        times = groups.group_by(when, maintain_order=True).agg(pl.col(k).first() for k in keys)
+        texts = [self.timeline.timed(row[1:-1] + row[:1], row[-1])[1] for row in times.iter_rows()]
+        combos = combos.select(keys).with_columns(
+            pl.Series("_status", [r.status for r in decided], dtype=pl.Int64),
+            pl.Series("_made_by", [r.made_by for r in decided], dtype=pl.String),
+            pl.Series("_retries", [r.retries for r in decided], dtype=pl.Int64),
+            pl.Series("_own", [r.failed and r.made_by == "lb" for r in decided], dtype=pl.Boolean),
+            *(pl.Series(f"_{c}", [getattr(r, c) for r in decided], dtype=pl.String)
+              for c in ("code", "symptom", "proxy_status", "cause", "kind")))
+        minutes = times.select(when, pl.Series("_minute", [t[:16] if t is not None else None for t in texts],
+                                               dtype=pl.String))
+        both = (groups.join(combos, on=keys, how="left", nulls_equal=True, maintain_order="left")
+                .join(minutes, on=when, how="left", nulls_equal=True, maintain_order="left"))
+        timeline = both.select(pl.col("_minute").alias("minute"), pl.col("_status").alias("status"),
+                               pl.col("_made_by").alias("made_by"), pl.col("_retries").alias("retries"),
+                               pl.col("n").cast(pl.Int64))
+        own = both.filter(pl.col("_own"))
+        if number and own.height:
+            width = len(names)
+            own = own.with_columns(
+                pl.Series(end, [self._seconds(row[:width], row[width], row[-1])
+                                for row in own.select(*names, "present", end).iter_rows()], dtype=pl.String)
+                for end in ("first", "last"))
+        codes = own.select(*(pl.col(f"_{c}").alias(c) for c in ("code", "status", "made_by", "symptom",
+                                                                "proxy_status", "cause")),
+                           pl.lit(True).alias("failed"), pl.col("_kind").alias("kind"),
+                           pl.col("first").cast(pl.String), pl.col("last").cast(pl.String),
+                           pl.col("n").cast(pl.Int64))
+        return timeline, codes
 
     def _seconds(self, values: tuple[Any, ...], present: int, seconds: float) -> str | None:
-        """The parser's text of the time ``seconds`` of a group of ``values``."""
-        obj = self.timeline.obj(values, present)
-        obj[self.timeline.names[-1]] = seconds
-        return self.timeline.decide(obj).time
+        """The parser's text of the time ``seconds`` of a group of ``values`` (once per time:
+        ``_Decider.timed``)."""
+        return self.timeline.timed((*values[:-1], seconds), present)[1]
 
     def _per(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The per-target table's groups decided: the target, group, status, made_by and

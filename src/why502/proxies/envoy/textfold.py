@@ -34,7 +34,7 @@ import polars as pl
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import finish
 from why502.parsers.lblogs.chainfold import NO_RECORDS, JsonAndTextFold, NativeTextFold, in_time_order, summed
-from why502.parsers.lblogs.fold import Counted, Raw
+from why502.parsers.lblogs.fold import BlockFold, Counted, Raw
 from why502.parsers.lblogs.jsonfold import CODES_SCHEMA, JsonFold, empty_counted
 from why502.proxies.envoy.frame import text_records
 from why502.proxies.envoy.log import NAME
@@ -58,6 +58,12 @@ class EnvoyFold:
     def codes_only(self) -> None:
         self.json.codes_only()
         self.text = _module()
+
+    def share(self, other: BlockFold) -> None:
+        """The JSON fold's decisions shared (``JsonFold.share``); the text lines' are the
+        parser's, asked per group at each take."""
+        if isinstance(other, EnvoyFold):
+            self.json.share(other.json)
 
     def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         if self.text is None:
