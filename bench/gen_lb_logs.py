@@ -13,7 +13,8 @@ timeout, no target, its 52x) and the backend's 5xx, so every column the readers 
     python bench/gen_lb_logs.py --family all --lines 1000000
 
 Families: alb, cloudflare, envoy (default text), istio (Istio's text), envoy-json, caddy,
-traefik-json, traefik-clf, haproxy, apache.  The file is ``<out>/<family>-<lines>.log``; haproxy
+traefik-json, traefik-clf, haproxy, apache.  The file is ``<out>/<family>-<lines>.log`` (with
+``--hours H``, the lines spread over H hours: ``<out>/<family>-<lines>-<H>h.log``); haproxy
 and apache also get the config that ``diagnose``/``stats`` read them with (``<out>/haproxy.cfg``:
 backends web/api/static of the servers web1-4 the lines name; ``<out>/apache-<lines>.conf``: the
 ``timed`` LogFormat of the lab's recordings, its ``CustomLog`` naming the file).
@@ -245,10 +246,15 @@ def apache_conf(out: Path, log: Path) -> Path:
     return path
 
 
-def write(family: str, lines: int, out: Path, seed: int = 1, rate: float = 2000.0) -> Path:
-    """``lines`` lines of ``family`` into ``out/<family>-<lines>.log`` (kept when already there)."""
+def write(family: str, lines: int, out: Path, seed: int = 1, rate: float = 2000.0, hours: float = 0) -> Path:
+    """``lines`` lines of ``family`` into ``out/<family>-<lines>.log`` (kept when already there);
+    ``hours``: spread over that many hours instead of ``rate`` lines a second, into
+    ``out/<family>-<lines>-<hours>h.log`` -- a day of an edge's log holds each combination of
+    values in many minutes, which the default's ~8 minutes do not (BENCHMARKS.md stop 72)."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{family}-{lines}.log"
+    path = out / (f"{family}-{lines}-{hours:g}h.log" if hours else f"{family}-{lines}.log")
+    if hours:
+        rate = lines / (hours * 3600)
     if path.exists() and path.stat().st_size:
         return path
     make = FAMILIES[family]
@@ -300,9 +306,11 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "lb")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hours", type=float, default=0,
+                    help="spread the lines over this many hours (default: 2,000 lines a second)")
     args = ap.parse_args()
     for fam in FAMILIES if args.family == "all" else (args.family,):
-        log = write(fam, args.lines, args.out, args.seed)
+        log = write(fam, args.lines, args.out, args.seed, hours=args.hours)
         print(log)
         if fam == "haproxy":
             print(haproxy_cfg(args.out))

@@ -13,6 +13,7 @@ system of the child) and peak RSS (``stats_bench.run``), lines/s and the ratio t
     python bench/lb_bench.py --family cloudflare --lines 1000000 5000000 20000000 --only stats
     python bench/lb_bench.py --gz-folder --lines 1000000 --only stats --only classify  # ALB .gz folder
     python bench/lb_bench.py --lines 200000 --crlf --utf8 --only stats --only classify --only diagnose
+    python bench/lb_bench.py --hours 24 --only stats      # a day's lines: each value in many minutes
 
 ``--crlf`` also times each command on a copy of the log with CRLF line ends (a log written or
 copied on Windows), ``--utf8`` on a copy whose ``/api/v1/users/42`` paths (one line in seven)
@@ -123,6 +124,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "out" / "lb")
     ap.add_argument("--crlf", action="store_true", help="also each log with CRLF line ends (see above)")
     ap.add_argument("--utf8", action="store_true", help="also each log with UTF-8 in some paths (see above)")
+    ap.add_argument("--hours", type=float, default=0,
+                    help="the lines spread over this many hours (default: 2,000 a second, ~8 minutes a 1M)")
     args = ap.parse_args()
     if args.gz_folder:
         for n in args.lines:
@@ -134,7 +137,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for fam in args.family:
         for n in args.lines:
-            log = write(fam, n, args.out)
+            log = write(fam, n, args.out, hours=args.hours)
             if fam == "apache":
                 apache_conf(args.out.resolve(), log.resolve())
             warm(log)
