@@ -128,7 +128,7 @@ def test_generated_lines_in_small_blocks(kind: str, tmp_path: Path, monkeypatch:
                         "while connecting to upstream, client: 10.0.0.1, server: x, request: \"GET / "
                         "HTTP/1.1\", upstream: \"http://10.0.0.9:80/\"", "not an entry"]
     path = _write(tmp_path, lines)
-    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_CODES_GROUPS", 40)  # (the summary's bound)
     got = _check(path, family, monkeypatch, batch_bytes=16 << 10)
     assert len(got) >= 2 and all(first and last for _k, _n, first, last in got)
     assert any(key[0] == "connection-refused" and key[1] == "-" for key, *_ in got)  # the rules' row
@@ -239,6 +239,36 @@ def test_a_build_without_the_text_fold(tmp_path: Path, monkeypatch: pytest.Monke
     lines[::10] = _generated("envoy", len(lines[::10]), 8)
     path = _write(tmp_path, lines)
     monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_CODES_GROUPS", 40)
     got = _check(path, "envoy", monkeypatch, batch_bytes=16 << 10)
     assert len(got) >= 3
     lb_fold._check(path, monkeypatch, "envoy", batch_bytes=64 << 10)
+
+
+def test_a_summary_read_takes_its_folds_at_the_codes_bound(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``classify``'s summary takes its folds at ``FOLD_TAKE_CODES_GROUPS`` groups, not at
+    ``stats``' ``FOLD_TAKE_GROUPS``: Traefik's common-format fold keeps its full tables there,
+    and a day of its lines (each value in many minutes) held two folds of 128k groups, 333 MB
+    (BENCHMARKS.md stop 72).  Over ~11 hours of lines taken every 60 groups, the answer is the
+    rows' own; at the stats bound the same read takes once, at its end."""
+    rng = random.Random(3)
+    lines = [gen_lb_logs.traefik_clf(gen_lb_logs.Req(rng, i, 0.1)) for i in range(4000)]
+    path = _write(tmp_path, lines)
+    takes: list[int] = []
+    take = FoldPerThread.take
+
+    def counted(self: FoldPerThread) -> Counted | None:
+        takes.append(1)
+        return take(self)
+
+    monkeypatch.setattr(FoldPerThread, "take", counted)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 10**9)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_CODES_GROUPS", 60)
+    got = _check(path, "traefik", monkeypatch, batch_bytes=32 << 10)
+    assert sum(n for _k, n, _f, _l in got) > 100
+    assert len(takes) > 5
+    takes.clear()
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_CODES_GROUPS", 10**9)
+    assert _folded(path, "traefik", "fold", monkeypatch, batch_bytes=32 << 10) == got
+    assert not takes  # (taken only by take_all, after the read)

@@ -224,3 +224,8 @@ def test_a_fold_is_taken_at_its_group_bound() -> None:
     assert not lb_app.take_now(low - 1, low * 100)
     assert lb_app.take_now(low, low)
     assert lb_app.take_now(1, lb_app.FOLD_TAKE_ROWS)
+    # a read of the codes only (classify's summary), at its own, lower bound
+    codes = lb_app.FOLD_TAKE_CODES_GROUPS
+    assert codes < low
+    assert lb_app.take_now(codes, 1, codes_only=True) and not lb_app.take_now(codes, 1)
+    assert not lb_app.take_now(codes - 1, 1, codes_only=True)

@@ -433,6 +433,12 @@ class _Converted:
 # the 300 MB bound either way (its accumulator keeps every target).  A table of 128k groups is
 # ~15-30 MB by estimate (its keys, ~100-200 bytes a group), not measured alone.
 FOLD_TAKE_GROUPS = 1 << 17
+#: ... and in a read that wants only the codes (``classify``'s summary, ``BlockFold.codes_only``):
+#: a text fold keeps its full tables there (their groups are decided into codes at each take),
+#: and a day's Traefik common-format log -- each value in many minutes -- filled two folds of
+#: 128k groups to 333-342 MB of peak RSS (past the 300 MB bound); taken at 32k, 167 MB, and no
+#: slower (BENCHMARKS.md stop 72)
+FOLD_TAKE_CODES_GROUPS = 1 << 15
 FOLD_TAKE_ROWS = 1 << 30
 # ``stats`` counts on a second lane (a fold of its own) once this many rows were counted: a
 # small log is read before a second thread would pay for itself.  (Until stop 58 not when a take
@@ -441,10 +447,11 @@ FOLD_TAKE_ROWS = 1 << 30
 FOLD_WIDEN_ROWS = 1 << 16
 
 
-def take_now(groups: int, rows: int) -> bool:
+def take_now(groups: int, rows: int, codes_only: bool = False) -> bool:
     """Whether a fold holding ``groups`` groups (of its largest table) for ``rows`` rows since
-    its last take is taken now (``FOLD_TAKE_GROUPS``, ``FOLD_TAKE_ROWS``)."""
-    return rows >= FOLD_TAKE_ROWS or groups >= FOLD_TAKE_GROUPS
+    its last take is taken now (``FOLD_TAKE_GROUPS``, ``FOLD_TAKE_ROWS``; a read of the codes
+    only: ``FOLD_TAKE_CODES_GROUPS``)."""
+    return rows >= FOLD_TAKE_ROWS or groups >= (FOLD_TAKE_CODES_GROUPS if codes_only else FOLD_TAKE_GROUPS)
 
 
 def _convert(batch: LineBatch, family: str) -> _Converted:
@@ -479,7 +486,7 @@ def _convert_block(block: ByteBatch | ViewBatch, first_line: int, family: str, f
     else:
         done = _finish(block.path, first_line, family, frame, texts, list(texts), lines)
         done.folded = folded
-    if fold is not None and take_now(*fold.size()):
+    if fold is not None and take_now(*fold.size(), isinstance(fold, FoldPerThread) and fold.wants_codes_only):
         done.counted = fold.take()
     return done
 
