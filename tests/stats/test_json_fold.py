@@ -320,3 +320,18 @@ def test_the_folds_of_one_read_share_their_decisions() -> None:
         first, second = read.folds
         assert first.json.per.cache is second.json.per.cache  # type: ignore[attr-defined]
         assert first.json.timeline.times is second.json.timeline.times  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_fold_is_as_big_as_its_tables_together(family: str) -> None:
+    """``JsonFold.size``: the groups of its timeline and per-target tables together, what its
+    memory holds -- a take bounded by the largest let two full tables of Traefik's long keys
+    hold 364 MB on a day's log (BENCHMARKS.md stop 72).  Each table's frame has a row per group."""
+    fold = families().fold(family)
+    assert fold is not None
+    fold.block("\n".join(_generated(family, 3000, 31, rate=0.2)).encode())
+    groups, rows = fold.size()
+    counted = fold.take()
+    assert counted is not None and counted.rows == rows
+    assert counted.timeline.height > 100 and counted.target.height > 0
+    assert groups == counted.timeline.height + counted.target.height

@@ -419,8 +419,9 @@ class _Converted:
     file_no: int = 0  # (with ``count``) which of the inputs, in order, the block is of
 
 
-# The fold's groups are taken (and counted) once its largest table holds this many groups, or
-# this many rows were counted (its counts are uint32).  A take costs per group (each decided,
+# The fold's groups are taken (and counted) once its largest table holds this many groups (a
+# JSON fold: its tables together, ``JsonFold.size``), or this many rows were counted (its counts
+# are uint32).  A take costs per group (each decided,
 # joined, summed: ~40 polars queries a take), and a table emptied by a take fills again with the
 # same groups: Envoy JSON's 1M lines hold 28k per-target groups, taken 16k at a time they were
 # decided again and again (1.72 s; 1.20 s with 64k-group takes, BENCHMARKS.md stop 56).  Until
@@ -448,7 +449,7 @@ FOLD_WIDEN_ROWS = 1 << 16
 
 
 def take_now(groups: int, rows: int, codes_only: bool = False) -> bool:
-    """Whether a fold holding ``groups`` groups (of its largest table) for ``rows`` rows since
+    """Whether a fold holding ``groups`` groups (``BlockFold.size``) for ``rows`` rows since
     its last take is taken now (``FOLD_TAKE_GROUPS``, ``FOLD_TAKE_ROWS``; a read of the codes
     only: ``FOLD_TAKE_CODES_GROUPS``)."""
     return rows >= FOLD_TAKE_ROWS or groups >= (FOLD_TAKE_CODES_GROUPS if codes_only else FOLD_TAKE_GROUPS)

@@ -1795,13 +1795,16 @@ static PyObject *json_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
 }
 
 /* (groups of the largest table, rows counted) */
+/* the groups of its tables together -- what its memory holds: a day's log fills the timeline
+ * (each value in many minutes) as the per-target table fills, and two folds of two full tables
+ * of Traefik's long keys held 364 MB where one full table bounded by the largest held 247
+ * (BENCHMARKS.md stop 72) -- and the rows counted */
 static PyObject *json_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
     JsonFold *f = json_fold_of(cap);
     if (f == NULL) return NULL;
-    size_t most = 0;
-    for (int k = 0; k < f->ntables; k++)
-        if (f->tables[k].t.used > most) most = f->tables[k].t.used;
-    return Py_BuildValue("(nL)", (Py_ssize_t)most, (long long)f->rows);
+    size_t groups = 0;
+    for (int k = 0; k < f->ntables; k++) groups += f->tables[k].t.used;
+    return Py_BuildValue("(nL)", (Py_ssize_t)groups, (long long)f->rows);
 }
 
 /* one table as a frame's capsules: its parts (named by their keys), `present`, `n`, and, when
@@ -1894,7 +1897,7 @@ static PyMethodDef module_methods[] = {
      "across blocks, for stats (parsers/lblogs/jsonfold.py)"},
     {"json_fold_block", json_fold_block, METH_VARARGS,
      "json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted)"},
-    {"json_fold_size", json_fold_size, METH_O, "json_fold_size(fold) -> (groups of its largest table, rows counted)"},
+    {"json_fold_size", json_fold_size, METH_O, "json_fold_size(fold) -> (groups of its tables, rows counted)"},
     {"json_fold_take", json_fold_take, METH_O,
      "json_fold_take(fold) -> (((schema, array) of each table: its parts, present, n[, first, last]), rows): "
      "the groups since the last take, the tables emptied"},

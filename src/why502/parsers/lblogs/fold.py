@@ -51,7 +51,8 @@ class BlockFold(Protocol):
         it hands back) and how many rows it counted instead."""
 
     def size(self) -> tuple[int, int]:
-        """(groups of its largest table, rows counted) since the last ``take``."""
+        """(groups of its largest table -- of its tables together, ``JsonFold``'s -- and rows
+        counted) since the last ``take``."""
 
     def take(self) -> Counted | None:
         """The groups counted since the last ``take`` (None: no row), and the tables emptied."""

@@ -184,6 +184,8 @@ class JsonFold:
         return array.array("I", back_rows).tolist(), text, int(folded)
 
     def size(self) -> tuple[int, int]:
+        """(the groups of its tables together, rows counted): what its memory holds -- on a day's
+        log the timeline fills with the per-target table (``_jsonscan.c`` ``json_fold_size``)."""
         groups, rows = self.module.json_fold_size(self.cap)
         return int(groups), int(rows)
 
