@@ -258,7 +258,7 @@ def test_lines_over_many_hours_in_small_blocks(family: str, tmp_path: Path,
     """The timeline's groups are decided in two parts, the other values once and each minute
     once (``_Decider.timed``), and joined back: over ~11 hours of lines (a minute's few lines
     each, the same values in many minutes), bent as above, taken many times mid-read on two
-    lanes -- the document is the rows' own.  (The bench's logs span 12 minutes; a day's log,
+    lanes -- the document is the rows' own.  (The bench's logs span ~8 minutes; a day's log,
     decided a group at a time, was 5x slower: BENCHMARKS.md stop 72.)"""
     lines = _generated(family, 4000, 23, rate=0.1)
     rng = random.Random(7)

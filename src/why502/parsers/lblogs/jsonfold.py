@@ -99,7 +99,7 @@ class _Decider:
 
         Why: decided whole, the timeline was decided once per (values, minute) -- for a day of
         1M Traefik JSON lines 322k times, 2.8 of the 6.7 s of its ``stats`` (BENCHMARKS.md stop
-        72), where the bench's logs of 12 minutes hid it.  Why it is the same record: each
+        72), where the bench's logs of ~8 minutes hid it.  Why it is the same record: each
         family's parser reads the time key only into ``time``, as a function of its value alone
         (``parse_traefik_json``'s ``StartUTC``, ``parse_cloudflare``'s ``_time(start)``,
         ``parse_caddy``'s ``_unix(ts)``, Envoy's first of ``TIME_KEYS``), and the fold counts no
