@@ -463,3 +463,25 @@ def test_the_longest_wait_is_the_longest_of_every_failure(tmp_path: Path, monkey
     assert batched == by_line
     text = json.dumps(batched[1])
     assert "waited up to 91.23s" in text
+
+
+@pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "traefik"])
+def test_lines_over_many_hours_give_the_same_evidence(family: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      together: list[int]) -> None:
+    """A batch of a day's log spans many minutes, and its rows are counted by minute apart from
+    their other values (``lb_rows.Tally.minutes``: with the minute among them the groups were
+    ~30x as many, BENCHMARKS.md stop 72): the bench's lines over ~11 hours, in 64 KiB batches,
+    give the line-by-line count's evidence, every table in the same order."""
+    from tests.stats.test_json_fold import gen_lb_logs  # (bench/gen_lb_logs.py, on the path there)
+
+    make = {"alb": gen_lb_logs.alb, "cloudflare": gen_lb_logs.cloudflare, "envoy": gen_lb_logs.envoy_json,
+            "traefik": gen_lb_logs.traefik_json}[family]
+    rng = random.Random(13)
+    log = tmp_path / "edge.log"
+    lines = [make(gen_lb_logs.Req(rng, i, 0.05)) for i in range(2000)]  # 20 s apart
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", 64 << 10)
+    batched = _evidence([str(log)], family, True)
+    assert batched == _evidence([str(log)], family, False)
+    assert len(dict(batched[1][family])["per_minute"]) > 100

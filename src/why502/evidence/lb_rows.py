@@ -84,24 +84,34 @@ def sample_rows(rows: pl.DataFrame) -> list[int]:
     return sorted({*five.to_list(), *grouped.to_list()})
 
 
-#: the keys of ``tally``'s groups: every value ``add`` reads of a row to count it in a table, so
-#: each table is a roll-up of these groups (few: a batch has a few statuses, minutes and targets)
-_FINE = ("_access", "_five", "_bad", "_gid", "made_by", "status", "_minute", "_code", "_symptom",
-         "_proxy_status", "_target", "_group")
+#: the keys of ``tally``'s groups: every value ``add`` reads of a row to count it in a table but
+#: its minute, so each table is a roll-up of these groups (few: a batch has a few statuses and
+#: targets)
+_FINE = ("_access", "_five", "_bad", "_gid", "made_by", "status", "_code", "_symptom", "_proxy_status",
+         "_target", "_group")
+#: ... and of its minute groups: what ``add`` counts by minute -- every request, a 5xx by its
+#: status, a failure group's rows.  Apart, because a batch of a day's log spans ~30-45 minutes
+#: (one of the bench's ~8-minute logs, one): with the minute among the other keys its groups were
+#: ~30x as many, each rolled up here in Python, and ``diagnose`` of 1M lines over 24 hours took
+#: 1.6-2.5x as long as over 8 minutes (BENCHMARKS.md stop 72)
+_BY_MINUTE = ("_access", "_five", "_gid", "status", "_minute")
 
 
 @dataclass(frozen=True)
 class Tally:
-    """A batch's other rows (``prepared``) grouped by every value ``add`` counts (``_FINE``),
-    the groups in the order of their first row, each as ``(*keys, n, first idx, last idx, least
-    and greatest time, last timed idx, its time)``: one polars query, where each table was
-    counted by its own (a few dozen a batch, ~0.5 ms each whatever the batch's size: most of
-    ``diagnose``'s counting thread, BENCHMARKS.md stop 59).  Every table is rolled up from these
-    groups in Python; a key's first group is its first row, so the rolled-up tables keep the
-    order ``add`` gives them.  ``firsts``: the first ``idx`` of each target, status and minute
-    among the access rows (for ``LbEvidence.reserve``)."""
+    """A batch's other rows (``prepared``) grouped by every value ``add`` counts but the minute
+    (``_FINE``), the groups in the order of their first row, each as ``(*keys, n, first idx,
+    last idx, least and greatest time, last timed idx, its time)``; ``minutes``: grouped by what
+    it counts per minute (``_BY_MINUTE``), each as ``(*keys, n, first idx)``, in the same order.
+    Two polars queries, run together, where each table was counted by its own (a few dozen a
+    batch, ~0.5 ms each whatever the batch's size: most of ``diagnose``'s counting thread,
+    BENCHMARKS.md stop 59).  Every table is rolled up from these groups in Python; a key's first
+    group is its first row, so the rolled-up tables keep the order ``add`` gives them.
+    ``firsts``: the first ``idx`` of each target, status and minute among the access rows (for
+    ``LbEvidence.reserve``)."""
 
     groups: list[tuple[Any, ...]]
+    minutes: list[tuple[Any, ...]]
     firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]]
 
 
@@ -111,25 +121,36 @@ def tally(rows: pl.DataFrame) -> Tally:
     import polars as pl
 
     idx, timed = pl.col("idx"), pl.col("_timed")
-    groups = (rows.group_by(list(_FINE)).agg(
-        pl.len(), idx.min().alias("_first"), idx.max().alias("_last"),
-        pl.col("time").filter(timed).min().alias("_lo"), pl.col("time").filter(timed).max().alias("_hi"),
-        idx.filter(timed).max().alias("_last_timed"), pl.col("time").filter(timed).last().alias("_last_time"))
-        .sort("_first").rows())
+    lazy = rows.lazy()
+    fine, by_minute = pl.collect_all([
+        lazy.group_by(list(_FINE)).agg(
+            pl.len(), idx.min().alias("_first"), idx.max().alias("_last"),
+            pl.col("time").filter(timed).min().alias("_lo"), pl.col("time").filter(timed).max().alias("_hi"),
+            idx.filter(timed).max().alias("_last_timed"),
+            pl.col("time").filter(timed).last().alias("_last_time"))
+        .sort("_first"),
+        lazy.filter(pl.col("_minute").is_not_null()).group_by(list(_BY_MINUTE))
+        .agg(pl.len(), idx.min().alias("_first")).sort("_first")])
+    groups, minutes = fine.rows(), by_minute.rows()
     firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]] = ({}, {}, {})
     for g in groups:
         if g[_ACCESS]:
-            for table, key in zip(firsts, (g[_TARGET], g[_STATUS], g[_MINUTE]), strict=True):
+            for table, key in zip(firsts, (g[_TARGET], g[_STATUS]), strict=False):
                 if key is not None and key not in table:
                     table[key] = g[_N + 1]
-    return Tally(groups, firsts)
+    for m in minutes:
+        if m[_M_ACCESS] and m[_M_MINUTE] not in firsts[2]:
+            firsts[2][m[_M_MINUTE]] = m[_M_FIRST]
+    return Tally(groups, minutes, firsts)
 
 
 # the places of a group's fields in ``Tally.groups``
-(_ACCESS, _FIVE, _BAD, _GID, _MADE_BY, _STATUS, _MINUTE, _CODE, _SYMPTOM, _PROXY_STATUS, _TARGET,
+(_ACCESS, _FIVE, _BAD, _GID, _MADE_BY, _STATUS, _CODE, _SYMPTOM, _PROXY_STATUS, _TARGET,
  _GROUP) = range(len(_FINE))
 _N = len(_FINE)
 _FIRST, _LAST, _LO, _HI, _LAST_TIMED, _LAST_TIME = range(_N + 1, _N + 7)
+# ... and in ``Tally.minutes``
+_M_ACCESS, _M_FIVE, _M_GID, _M_STATUS, _M_MINUTE, _M_N, _M_FIRST = range(len(_BY_MINUTE) + 2)
 
 
 def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answered: Answered,
@@ -141,7 +162,8 @@ def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answe
     ``sample_rows``; ``counted``: ``tally(rows)``, when the caller made it for ``reserve``."""
     if rows.height == 0:
         return
-    groups = (counted or tally(rows)).groups
+    tallied = counted or tally(rows)
+    groups = tallied.groups
     spans = [(g[_LO], g[_HI]) for g in groups if g[_LO] is not None]
     if spans:
         lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
@@ -150,14 +172,14 @@ def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answe
     access = [g for g in groups if g[_ACCESS]]
     ev.error_lines += sum(g[_N] for g in groups if not g[_ACCESS])
     if access:
-        _requests(ev, access, rows, texts, path, first_line)
+        _requests(ev, access, tallied.minutes, rows, texts, path, first_line)
         _lives(ev, access, rows, answered)
     if any(g[_GID] is not None for g in groups):
-        _groups(ev, groups, rows, texts, path, first_line)
+        _groups(ev, groups, tallied.minutes, rows, texts, path, first_line)
 
 
-def _requests(ev: LbEvidence, access: list[tuple[Any, ...]], rows: pl.DataFrame,
-              texts: Mapping[int, str], path: str, first_line: int) -> None:
+def _requests(ev: LbEvidence, access: list[tuple[Any, ...]], minutes: list[tuple[Any, ...]],
+              rows: pl.DataFrame, texts: Mapping[int, str], path: str, first_line: int) -> None:
     """What ``add`` counts of every access line: the request, its status and minute (their
     tables' order is ``reserve``'s), and of a 5xx who made it, its minute and the first lines."""
     import polars as pl
@@ -167,16 +189,19 @@ def _requests(ev: LbEvidence, access: list[tuple[Any, ...]], rows: pl.DataFrame,
         ev.requests += n
         if g[_STATUS] is not None:
             ev.statuses[g[_STATUS]] += n
-        if g[_MINUTE] is not None:
-            ev.totals_per_minute[g[_MINUTE]] += n
         if g[_FIVE]:
             ev.five += n
             ev.made_by[g[_MADE_BY]] += n
-            if g[_MINUTE] is not None:
-                minute = ev.per_minute.get(g[_MINUTE])
-                if minute is None:
-                    minute = ev.per_minute[g[_MINUTE]] = Counter()
-                minute[str(g[_STATUS])] += n
+    for m in minutes:
+        if not m[_M_ACCESS]:
+            continue
+        n = m[_M_N]
+        ev.totals_per_minute[m[_M_MINUTE]] += n
+        if m[_M_FIVE]:
+            minute = ev.per_minute.get(m[_M_MINUTE])
+            if minute is None:
+                minute = ev.per_minute[m[_M_MINUTE]] = Counter()
+            minute[str(m[_M_STATUS])] += n
     room = FIVE_SAMPLES - len(ev.five_samples)
     if room > 0 and any(g[_FIVE] for g in access):
         for idx, time in rows.filter(pl.col("_five")).select("idx", "time").head(room).iter_rows():
@@ -263,12 +288,13 @@ class _Life:
 
 
 # the values of a failure group's tables, with the Counter of FailureGroup each one counts into
+# (its minutes: from ``Tally.minutes``)
 _TABLES = ((_CODE, "codes"), (_SYMPTOM, "symptoms"), (_PROXY_STATUS, "proxy_status"),
-           (_STATUS, "statuses"), (_TARGET, "targets"), (_GROUP, "groups"), (_MINUTE, "minutes"))
+           (_STATUS, "statuses"), (_TARGET, "targets"), (_GROUP, "groups"))
 
 
-def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
-            texts: Mapping[int, str], path: str, first_line: int) -> None:
+def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], minutes: list[tuple[Any, ...]],
+            rows: pl.DataFrame, texts: Mapping[int, str], path: str, first_line: int) -> None:
     """What ``add`` does with a failure: the group its cause names (``_into``), or the count of
     the proxy's failures without a word for why (``unexplained``).  The tables come from the
     tally; the longest duration, what is kept of the first rows (samples, times per target) and
@@ -303,6 +329,10 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
         if g[_LO] is not None:
             grp.first = g[_LO] if grp.first is None or g[_LO] < grp.first else grp.first
             grp.last = g[_HI] if grp.last is None or g[_HI] > grp.last else grp.last
+    for m in minutes:  # (a group's rows are among its tally's: its gid has a group here)
+        mine_of = groups.get(m[_M_GID]) if m[_M_GID] is not None else None
+        if mine_of is not None:
+            mine_of.minutes[m[_M_MINUTE]] += m[_M_N]
     if not groups:
         return
     mine = rows.lazy().filter(pl.col("_gid").is_not_null() & (pl.col("_gid") != "u"))
