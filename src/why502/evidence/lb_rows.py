@@ -93,7 +93,7 @@ _FINE = ("_access", "_five", "_bad", "_gid", "made_by", "status", "_code", "_sym
 #: status, a failure group's rows.  Apart, because a batch of a day's log spans ~30-45 minutes
 #: (one of the bench's ~8-minute logs, one): with the minute among the other keys its groups were
 #: ~30x as many, each rolled up here in Python, and ``diagnose`` of 1M lines over 24 hours took
-#: 1.6-2.5x as long as over 8 minutes (BENCHMARKS.md stop 72)
+#: 1.1-2.5x as long as over 8 minutes (BENCHMARKS.md stop 72)
 _BY_MINUTE = ("_access", "_five", "_gid", "status", "_minute")
 
 
@@ -135,7 +135,7 @@ def tally(rows: pl.DataFrame) -> Tally:
     firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]] = ({}, {}, {})
     for g in groups:
         if g[_ACCESS]:
-            for table, key in zip(firsts, (g[_TARGET], g[_STATUS]), strict=False):
+            for table, key in zip(firsts[:2], (g[_TARGET], g[_STATUS]), strict=True):
                 if key is not None and key not in table:
                     table[key] = g[_N + 1]
     for m in minutes:
@@ -329,10 +329,10 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], minutes: list[tuple[
         if g[_LO] is not None:
             grp.first = g[_LO] if grp.first is None or g[_LO] < grp.first else grp.first
             grp.last = g[_HI] if grp.last is None or g[_HI] > grp.last else grp.last
-    for m in minutes:  # (a group's rows are among its tally's: its gid has a group here)
-        mine_of = groups.get(m[_M_GID]) if m[_M_GID] is not None else None
-        if mine_of is not None:
-            mine_of.minutes[m[_M_MINUTE]] += m[_M_N]
+    for m in minutes:  # (a gid's rows are among the tally's: a gid counted here has its group)
+        failures = groups.get(m[_M_GID]) if m[_M_GID] is not None else None
+        if failures is not None:
+            failures.minutes[m[_M_MINUTE]] += m[_M_N]
     if not groups:
         return
     mine = rows.lazy().filter(pl.col("_gid").is_not_null() & (pl.col("_gid") != "u"))

@@ -421,8 +421,8 @@ class _Converted:
 
 # The fold's groups are taken (and counted) once its largest table holds this many groups (a
 # JSON fold: its tables together, ``JsonFold.size``), or this many rows were counted (its counts
-# are uint32).  A take costs per group (each decided,
-# joined, summed: ~40 polars queries a take), and a table emptied by a take fills again with the
+# are uint32).  A take costs per group (each decided, joined, summed: ~40 polars queries a
+# take), and a table emptied by a take fills again with the
 # same groups: Envoy JSON's 1M lines hold 28k per-target groups, taken 16k at a time they were
 # decided again and again (1.72 s; 1.20 s with 64k-group takes, BENCHMARKS.md stop 56).  Until
 # stop 58 a table whose groups were nearly its rows was taken at 16k groups: Cloudflare's and
@@ -437,8 +437,8 @@ FOLD_TAKE_GROUPS = 1 << 17
 #: ... and in a read that wants only the codes (``classify``'s summary, ``BlockFold.codes_only``):
 #: a text fold keeps its full tables there (their groups are decided into codes at each take),
 #: and a day's Traefik common-format log -- each value in many minutes -- filled two folds of
-#: 128k groups to 333-342 MB of peak RSS (past the 300 MB bound); taken at 32k, 167 MB, and no
-#: slower (BENCHMARKS.md stop 72)
+#: 128k groups to 333-342 MB of peak RSS (past the 300 MB bound); taken at 32k, 163-167 MB and
+#: 0.92 -> 0.81 s, the other families' summaries the same (BENCHMARKS.md stop 72)
 FOLD_TAKE_CODES_GROUPS = 1 << 15
 FOLD_TAKE_ROWS = 1 << 30
 # ``stats`` counts on a second lane (a fold of its own) once this many rows were counted: a

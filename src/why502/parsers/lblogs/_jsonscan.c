@@ -1794,11 +1794,10 @@ static PyObject *json_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
     return out;
 }
 
-/* (groups of the largest table, rows counted) */
-/* the groups of its tables together -- what its memory holds: a day's log fills the timeline
- * (each value in many minutes) as the per-target table fills, and two folds of two full tables
- * of Traefik's long keys held 364 MB where one full table bounded by the largest held 247
- * (BENCHMARKS.md stop 72) -- and the rows counted */
+/* (the groups of its tables together, rows counted): what its memory holds.  A day's log fills
+ * the timeline (each value in many minutes) as the per-target table fills: bounded by the
+ * largest table, two folds of two full tables of Traefik's long keys held 364 MB; bounded
+ * together, 242 MB (BENCHMARKS.md stop 72) */
 static PyObject *json_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
     JsonFold *f = json_fold_of(cap);
     if (f == NULL) return NULL;
