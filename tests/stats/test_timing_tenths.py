@@ -108,7 +108,9 @@ def test_groups_of_timings_that_round_alike_are_one() -> None:
     fold = families().fold("cloudflare")
     assert fold is not None
     fold.block("\n".join(lines).encode())
-    assert fold.size() == (1, 2000)  # (the largest table's groups, the rows)
+    # (the groups of its two tables together, ``JsonFold.size``: one timeline group and one
+    # per-target group; the rows)
+    assert fold.size() == (2, 2000)
     counted = fold.take()
     assert counted is not None and counted.target.select("upstream_ms", "n").rows() == [(12.3, 2000)]
 
