@@ -471,13 +471,14 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
 
 
 def _convert_block(block: ByteBatch | ViewBatch, first_line: int, family: str, fold: BlockFold | None = None,
-                   ) -> _Converted:
+                   codes_only: bool = False) -> _Converted:
     """One block of raw lines -> its rows, through the family's native block reader: no
     decoding, split or join of the lines it takes (~1.5 of the ~5.6 us a line cost around
     the ALB pass, BENCHMARKS.md "2026-11-26 (stop 49)"); the lines it hands back are decoded
     as ``iter_batches`` decodes them and go through the vectorised reader, then the parsers.
     With ``fold``, the rows ``stats`` only counts are counted in it instead (``folded``), and
-    its groups taken here once they are many (``counted``)."""
+    its groups taken here once they are many (``counted``; ``codes_only``: a read that wants
+    only the codes, ``take_now``)."""
     native = _native_rows(block, family, fold)
     if native is None:  # not built or turned off: the decoded path
         return _convert(_decoded(block, first_line), family)
@@ -487,7 +488,7 @@ def _convert_block(block: ByteBatch | ViewBatch, first_line: int, family: str, f
     else:
         done = _finish(block.path, first_line, family, frame, texts, list(texts), lines)
         done.folded = folded
-    if fold is not None and take_now(*fold.size(), isinstance(fold, FoldPerThread) and fold.wants_codes_only):
+    if fold is not None and take_now(*fold.size(), codes_only):
         done.counted = fold.take()
     return done
 
@@ -656,12 +657,12 @@ def _view_blocks(files: Sequence[Path | str], family: str, buffers: ReadBuffers,
 
 
 def _convert_view(buffers: ReadBuffers, block: ViewBatch, first_line: int, family: str, fold: BlockFold,
-                  file_no: int) -> _Converted:
+                  file_no: int, codes_only: bool = False) -> _Converted:
     """``_convert_block`` of a block read into one of ``buffers``, handed back once converted
     (the rows and texts it gives are copies: no view of the buffer outlives the call)."""
     try:
         count = newlines(block.data) + 1
-        done = _convert_block(block, first_line, family, fold)
+        done = _convert_block(block, first_line, family, fold, codes_only)
         done.count, done.file_no = count, file_no
         return done
     finally:
@@ -708,10 +709,10 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     if fold is not None and not readahead.budget_for(files, size):
         # a plain file, or one .gz: read into buffers the workers hand back (``_view_blocks``)
         buffers = ReadBuffers(size, keep=workers + 2)
-        convert: Callable[..., _Converted] = partial(_convert_view, buffers)
+        convert: Callable[..., _Converted] = partial(_convert_view, buffers, codes_only=codes_only)
         items = _view_blocks(files, family, buffers, fold)
     elif (fams.block(family) is not None and native_on()) or fold is not None:
-        convert = _convert_block
+        convert = partial(_convert_block, codes_only=codes_only)
         items = _blocks(files, family, size, *(() if fold is None else (fold,)))
     else:
         convert = _convert

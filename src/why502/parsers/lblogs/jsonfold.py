@@ -168,9 +168,9 @@ class JsonFold:
         (BENCHMARKS.md stop 72).  A fold of another family keeps its own."""
         if not isinstance(other, JsonFold):
             return
-        pairs = ((self.timeline, other.timeline), (self.per, other.per), (self.codes, other.codes))
-        for mine, theirs in pairs:
-            if mine is not None and theirs is not None and mine.same_as(theirs):
+        # (a codes-only fold's groups are decided each with its own time, ``_take_codes``: no cache)
+        for mine, theirs in ((self.timeline, other.timeline), (self.per, other.per)):
+            if mine.same_as(theirs):
                 mine.adopt(theirs)
 
     def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
