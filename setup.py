@@ -46,7 +46,7 @@ setup(ext_modules=[
     _native("why502.parsers.lblogs._jsonscan", _ARROW, _GROUPS, _ANSWERS, _UNWRAP, libraries=("m",)),
     _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS, _UNWRAP, _JSON),
     _native("why502.proxies.envoy._envoyscan", _ARROW, _GROUPS, _ANSWERS, _UNWRAP),
-    _native("why502.proxies.apache._apachescan", _ARROW),
+    _native("why502.proxies.apache._apachescan", _ARROW, _GROUPS),
     _native("why502.proxies.traefik._traefikscan", _ARROW, _GROUPS, _ANSWERS),
     _native("why502.sources._lines"),
     _native("why502.sources._unframe"),

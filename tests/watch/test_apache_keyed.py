@@ -152,3 +152,28 @@ def test_a_key_that_must_be_read_line_by_line_hands_the_block_back() -> None:
     twice = once * 2
     got, back = memo.failures_of_block(twice)
     assert back == b"" and sum(got.values()) == 2
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_apachescan not built")
+def test_keys_come_in_the_order_each_first_came_and_count_across_runs() -> None:
+    """The keys of a block whose next line mostly has another key (a benign log's "Connection
+    to child N established", each N its own message): counted in the pass's own table, each key
+    once however its lines interleave, in the order each first came -- the order the runs of one
+    key added them to the dict before (the order ``failures_of_block`` learns them in)."""
+    assert NATIVE is not None
+    msgs = [f"AH01964: Connection to child {n} established (server shop:443)" for n in range(7)]
+    lines = [_bent(msg=msgs[(k * 3) % 7], client="" if k % 5 == 0 else " [client 10.1.0.0:40000]")
+             for k in range(300)]
+    keys, back = NATIVE.apache_keys(("\n".join(lines) + "\n").encode())
+    want: dict[tuple[str, bool, str], int] = {}
+    for line in lines:
+        (key,) = _regex_keys(line)
+        want[key] = want.get(key, 0) + 1
+    assert back == b""
+    assert list(keys.items()) == list(want.items())
+    assert len(keys) == 14 and sum(keys.values()) == 300
+    # many distinct keys: the pass's table grows past its first size and loses none
+    many = [_bent(msg=f"AH01964: Connection to child {n} established") for n in range(5000)] * 2
+    keys, back = NATIVE.apache_keys(("\n".join(many) + "\n").encode())
+    assert back == b"" and len(keys) == 5000 and set(keys.values()) == {2}
+    assert list(keys)[:3] == [k for line in many[:3] for k in _regex_keys(line)]

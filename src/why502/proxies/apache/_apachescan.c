@@ -23,8 +23,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 static const char DAYS[] = "MonTueWedThuFriSatSun";
 static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
@@ -101,39 +103,46 @@ static int cut(const char *s, Py_ssize_t n, const char **fixed, Py_ssize_t *fixe
     return 1;
 }
 
+/* no byte >= 0x80 and no '\r' in (s, n): a word at a time (a line is ~150 bytes; the byte loop
+ * was ~a tenth of the pass) -- a byte is 0x80 or more when its top bit is set, and '\r' when the
+ * word xor 0x0d.. has a zero byte, which (x - 0x01..) & ~x & 0x80.. finds exactly */
 static int ascii_no_cr(const char *s, Py_ssize_t n) {
-    for (Py_ssize_t k = 0; k < n; k++)
+    const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL, crs = 0x0d0d0d0d0d0d0d0dULL;
+    Py_ssize_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w, x;
+        memcpy(&w, s + k, 8);
+        x = w ^ crs;
+        if ((w & high) || ((x - ones) & ~x & high)) return 0;
+    }
+    for (; k < n; k++)
         if ((unsigned char)s[k] >= 0x80 || s[k] == '\r') return 0;
     return 1;
 }
 
-/* keys[key] += n; -1 with an error set */
-static int add_run(PyObject *keys, PyObject *key, long long n) {
-    PyObject *had = PyDict_GetItemWithError(keys, key);
-    if (had == NULL && PyErr_Occurred()) return -1;
-    long long before = had ? PyLong_AsLongLong(had) : 0;
-    PyObject *v = PyLong_FromLongLong(before + n);
-    int rc = v ? PyDict_SetItem(keys, key, v) : -1;
-    Py_XDECREF(v);
-    return rc;
+/* a group's key part k (fixed part, client flag, message) as the str or bool of the Python key */
+static PyObject *key_part(const GroupTable *t, const FoldGroup *g, int k) {
+    uint32_t n;
+    const char *p = gt_key_part(t, g, k, &n);
+    if (k == 1) return Py_NewRef(n == 1 && p[0] == '1' ? Py_True : Py_False);
+    return PyUnicode_DecodeASCII(p, (Py_ssize_t)n, NULL);
 }
 
-/* apache_keys(data): ({(fixed, client, message): lines}, the lines handed back).  The dict is
- * filled under the GIL (a key's str made once: a block holds few keys and many lines each) */
+/* apache_keys(data): ({(fixed, client, message): lines}, the lines handed back).  The lines are
+ * counted by key in a table of this pass (group_table.h), and a key's str made once, when the
+ * dict is built: before, each run of a key made its two str, its tuple and a dict update, which
+ * on a log whose next line mostly has another key (a benign log: "Connection to child N
+ * established") was a third of watch's CPU on it (BENCHMARKS.md stop 73).  The dict's keys are
+ * in the order each first came, as the runs added them. */
 static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    PyObject *keys = PyDict_New(), *out = NULL;
+    PyObject *keys = NULL, *out = NULL;
+    GroupTable t = {0};
+    FoldGroup **by_id = NULL;
     Buf back = {0};
-    if (keys == NULL) goto done;
     const char *s = data.buf, *end = s + data.len;
-    /* runs of one key: most lines of a block repeat the key of the line before (its bytes are
-     * compared in place: the block stays put for the whole call) */
-    PyObject *last_key = NULL;
-    const char *last_fixed = NULL, *last_msg = NULL;
-    Py_ssize_t last_fixed_n = 0, last_tail = 0;
-    long long run = 0; /* lines of last_key not yet added to the dict */
-    int last_client = 0;
+    uint32_t row = 0;
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *e = nl ? nl : end;
@@ -141,34 +150,44 @@ static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
         Py_ssize_t fixed_n;
         int client;
         if (e > s && ascii_no_cr(s, e - s) && cut(s, e - s, &fixed, &fixed_n, &client, &msg)) {
-            Py_ssize_t tail = e - msg;
-            if (last_key == NULL || last_fixed_n != fixed_n || last_tail != tail || last_client != client ||
-                memcmp(last_fixed, fixed, (size_t)fixed_n) != 0 || memcmp(last_msg, msg, (size_t)tail) != 0) {
-                if (last_key != NULL && add_run(keys, last_key, run) != 0) goto done;
-                Py_CLEAR(last_key);
-                PyObject *fx = PyUnicode_DecodeASCII(fixed, fixed_n, NULL);
-                PyObject *ms = fx ? PyUnicode_DecodeASCII(msg, tail, NULL) : NULL;
-                last_key = ms ? PyTuple_Pack(3, fx, client ? Py_True : Py_False, ms) : NULL;
-                Py_XDECREF(fx);
-                Py_XDECREF(ms);
-                if (last_key == NULL) goto done;
-                last_fixed = fixed, last_fixed_n = fixed_n, last_msg = msg, last_tail = tail, last_client = client;
-                run = 0;
-            }
-            run++;
+            gt_part(&t, fixed, fixed_n);
+            gt_part(&t, client ? "1" : "0", 1);
+            gt_part(&t, msg, e - msg);
+            if (gt_count(&t, row, 0, 0) < 0) { PyErr_NoMemory(); goto done; }
         } else {
             buf_put(&back, s, (size_t)(e - s));
             buf_put(&back, "\n", 1);
         }
+        row++;
         if (nl == NULL) break;
         s = nl + 1;
     }
-    if (last_key != NULL && add_run(keys, last_key, run) != 0) goto done;
     if (back.failed) { PyErr_NoMemory(); goto done; }
+    if ((keys = PyDict_New()) == NULL) goto done;
+    if (t.used) {
+        if ((by_id = calloc(t.used, sizeof *by_id)) == NULL) { PyErr_NoMemory(); goto done; }
+        for (size_t k = 0; k < t.cap; k++)
+            if (t.slots[k].len != 0) by_id[t.slots[k].id] = &t.slots[k];
+    }
+    for (size_t id = 0; id < t.used; id++) {
+        const FoldGroup *g = by_id[id];
+        PyObject *fx = key_part(&t, g, 0), *cl = fx ? key_part(&t, g, 1) : NULL;
+        PyObject *ms = cl ? key_part(&t, g, 2) : NULL;
+        PyObject *key = ms ? PyTuple_Pack(3, fx, cl, ms) : NULL;
+        PyObject *n = key ? PyLong_FromUnsignedLong(g->count) : NULL;
+        int rc = n ? PyDict_SetItem(keys, key, n) : -1;
+        Py_XDECREF(fx);
+        Py_XDECREF(cl);
+        Py_XDECREF(ms);
+        Py_XDECREF(key);
+        Py_XDECREF(n);
+        if (rc != 0) goto done;
+    }
     out = Py_BuildValue("(Oy#)", keys, back.data ? back.data : "", (Py_ssize_t)back.len);
 done:
-    Py_XDECREF(last_key);
     Py_XDECREF(keys);
+    free(by_id);
+    gt_free(&t);
     free(back.data);
     PyBuffer_Release(&data);
     return out;
@@ -186,4 +205,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__apachescan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__apachescan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the keys' hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}
