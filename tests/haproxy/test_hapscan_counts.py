@@ -237,3 +237,20 @@ def test_watch_exports_the_same_with_and_without_the_pass(tmp_path: Path,
     on = exported(tmp_path, data, True, monkeypatch)
     assert on == exported(tmp_path, data, False, monkeypatch)
     assert sum(v for k, v in on.items() if k.startswith("why502_requests_total")) > 2000
+
+
+def test_a_block_without_the_ok_state_is_handed_back_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most error logs ``watch`` follows are no HAProxy's: a block without " ---- " (which
+    ``_OK`` needs) comes back as the same object, found by the pass's memmem; one state away
+    (a line with "----" but no space after, a failure's "sC--") is no OK line either."""
+    apache = (b"[Mon Nov 23 09:32:33.986462 2026] [proxy:error] [pid 31985:tid 31992] (111)Connection "
+              b"refused: AH00957: http: attempt to connect to 10.0.0.2:8080 (10.0.0.2:8080) failed\n") * 50
+    assert quieted(apache, monkeypatch) is apache
+    lines = [ln.encode() for ln in recorded()]
+    near = [ln.replace(b" ---- ", other) for other in (b" ----x", b" sC-- ") for ln in lines]
+    block = b"\n".join(near) + b"\n"
+    assert b" ---- " not in block
+    assert quieted(block, monkeypatch) is block
+    assert _OK.sub(b"", block) == block
+    ok = b"\n".join(lines) + b"\n"
+    assert b" ---- " in ok and quieted(ok, monkeypatch) == _OK.sub(b"", ok) != ok
