@@ -11,7 +11,9 @@ Timings are in bench/watch_bench.py and BENCHMARKS.md, never here.
 from __future__ import annotations
 
 import os
+import random
 import re
+from typing import Any
 
 import pytest
 
@@ -137,3 +139,50 @@ def test_haproxy_session_lines_counted_by_group_as_the_per_line_path(native: boo
     reference = count_per_line(lines)
     assert sum(n for (symptom, up), n in reference.items() if up in ("app", "api", "b", "Be")) >= 1000
     assert ErrorCounter(native=native).count(("\n".join(lines) + "\n").encode()) == reference
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_apache_blocks_read_by_the_memo_first_count_alike(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block that starts with an Apache line goes to the memo's native pass before the engine's
+    scanner (``errorscan._memo_first``): the same counts as the per-line path, and the same keys
+    in the same order as the block read the usual way -- the order the metrics' label cap keeps
+    them in.  Mixed with every other line of ``BLOCK`` (nginx's, HAProxy's sessions, PHP-FPM's,
+    wrapped and cut lines); the Apache lines of a few keys each seen many times (the pass takes
+    them), and now and then one seen once (the block is read line by line)."""
+    from why502.app.watch import errorscan
+
+    rnd = random.Random(seed)
+    others = BLOCK[:-1].decode("utf-8", "replace").split("\n")
+    apache = [ln for ln in APACHE if ln.startswith("[") and ln[1:2] in "MTWFS"]
+    assert len(apache) > 30
+    blocks = []
+    for _ in range(40):
+        few = rnd.sample(apache, 6)
+        size = rnd.choice([5, 50, 400])
+        lines = [few[0]] + [rnd.choice(few if rnd.random() < 0.7 else others) for _ in range(size)]
+        if rnd.random() < 0.2:
+            lines.append(rnd.choice(apache))
+        blocks.append(("\n".join(lines) + "\n").encode())
+    taken = []
+    for native in (True, False):
+        monkeypatch.setenv("WHY502_NATIVE", "1" if native else "0")
+        first_counter, usual_counter = ErrorCounter(), ErrorCounter()
+
+        def spy(data: bytes, memo_pass: Any = first_counter.memo.failures_of_block) -> tuple[object, bytes]:
+            got, back = memo_pass(data)
+            taken.append(len(data) - len(back))
+            return got, back
+
+        monkeypatch.setattr(first_counter.memo, "failures_of_block", spy)
+        for block in blocks:
+            assert errorscan._memo_first(block)
+            first = first_counter.count(block)
+            with monkeypatch.context() as m:
+                m.setattr(errorscan, "_memo_first", lambda _data: False)
+                usual = usual_counter.count(block)
+            assert list(first.items()) == list(usual.items()), block
+            assert first == count_per_line(block[:-1].decode("utf-8", "replace").split("\n"))
+    assert sum(1 for t in taken if t > 0) >= 8  # the memo's pass took the lines first in many blocks
+    # the blocks it leaves to the usual way: nginx's lines behind kubectl's prefix, dmesg's stamp
+    assert not errorscan._memo_first(b"[pod/web-1/nginx] 2026/11/23 09:00:00 [error] 1#0: x\n")
+    assert not errorscan._memo_first(b"[ 12.345678] Out of memory: Killed process 1 (php-fpm)\n")

@@ -22,6 +22,9 @@ held the agent at 4,245 lines/s on an nginx error log and 395 on Apache's (BENCH
 * before that, a proxy's own counter of its log's lines by group takes what it can
   (``Hooks.classify_fold``, as in ``classify``'s summary: HAProxy's session lines, each group
   decided once by ``classify_line`` on its first line), so those lines are not read one by one.
+* and a block that starts as httpd's error lines do goes first to the memo's native pass
+  (Apache's lines grouped by key, each key answered once), before the scanner: no line that pass
+  takes is one the scanner or a fold would read (``_memo_first`` says why).
 
 ``count_per_line`` is the reference (what ``watch`` did before, line by line);
 ``tests/watch/test_watch_errorscan.py`` checks that both give the same counts on a mixed block.
@@ -88,6 +91,16 @@ class ErrorCounter:
         counts: Counts = Counter()
         if not data:
             return counts
+        # the memo's native pass first on a block that starts as Apache's lines do (``_memo_first``)
+        early: Counter[tuple[str, str | None]] | None = None
+        if _memo_first(data):
+            early, back = self.memo.failures_of_block(data)
+            if len(back) == len(data):  # (none taken, or a key to read line by line: the usual way)
+                early = None
+            else:
+                data = back
+                if not data:
+                    return self._counted(counts, early)
         if self.book is not None:
             # a scanner per block: its groups are this block's (a scanner's groups only grow);
             # the rules it asks are cached in the book's patterns, a block has a handful
@@ -102,7 +115,7 @@ class ErrorCounter:
                 up = upstream_label(bytes(peer).decode("ascii")) if isinstance(peer, bytes) else ""
                 counts[(rule.symptom, up)] += n
             if rest is None:
-                return counts
+                return self._counted(counts, early)
             data = rest + b"\n"
         for fold in classify_folds():  # each proxy's counter of its lines by group
             rows, data = fold(data, None)
@@ -111,10 +124,18 @@ class ErrorCounter:
                     counts[(symptom, upstream_label(upstream) if upstream else "")] += n
         # = count_per_line's classify_line, same counts (a memo answers a message's lines at once,
         # or a block of them in a native pass: Apache's keys)
-        failures, data = self.memo.failures_of_block(data)
+        if early is None:
+            failures, data = self.memo.failures_of_block(data)
+        else:  # (it took every line it takes: none is left here for it)
+            failures = early
         failures.update(self.memo.failures(self._candidates(data)))
-        # the label once per distinct upstream, not once a line (a pure function of it)
-        for (symptom, upstream), n in failures.items():
+        return self._counted(counts, failures)
+
+    @staticmethod
+    def _counted(counts: Counts, failures: Counter[tuple[str, str | None]] | None) -> Counts:
+        """``counts`` with the memo's ``failures`` added under their upstream labels (the label
+        once per distinct upstream, not once a line: a pure function of it)."""
+        for (symptom, upstream), n in (failures or {}).items():
             counts[(symptom, upstream_label(upstream) if upstream else "")] += n
         return counts
 
@@ -151,6 +172,25 @@ class ErrorCounter:
             low = raw.lower()  # once a line, not once a needle (~400 of them)
             held += any(n in low for n in self.needles)
         return held * 2 >= len(sample) > 0
+
+
+def _memo_first(data: bytes) -> bool:
+    """Whether the memo's native pass reads a block before the engine's scanner: when the block
+    starts as httpd's error lines do (``[`` and a day's first letter).
+
+    Why it may: the lines that pass takes (``_apachescan.c``: ASCII, no CR, starting ``[Www Mmm
+    dd hh:mm:ss.uuuuuu yyyy] [``) are lines the scanner hands back whole -- no nginx head; no
+    access request line (``clf_request`` wants three tokens before the ``[``); no layer that
+    ``unwrap_at`` strips (a ``[`` opens only kubectl's ``[pod/`` and dmesg's ``[ 12.3]``) or that
+    ``unwrap_once`` does (a ``{`` or a digit first) -- and lines no proxy's fold takes (HAProxy's
+    sessions start with a client, a ``<PRI>`` or a syslog stamp).  So the counts, and the order
+    of their keys, are the same whichever reads first (``tests/watch/test_watch_errorscan.py``).
+    Why it should: the scanner then neither reads those lines nor copies them back out, nor
+    ``count`` the block after it -- 1M Apache lines on one core, 0.5M -> 1.9-2.4M lines per
+    CPU-second (BENCHMARKS.md stop 73).  A block that starts otherwise goes the usual way: the
+    pass would copy most of a block of nginx's lines back for nothing, also behind ``kubectl logs
+    --prefix`` (``[pod/``) or dmesg's stamp (``[ 12.3]``)."""
+    return data[:1] == b"[" and data[1:2] in (b"M", b"T", b"W", b"F", b"S")
 
 
 def _lines(data: bytes) -> list[str]:
