@@ -171,6 +171,17 @@ static inline void gt_free(GroupTable *t) {
     memset(t, 0, sizeof *t);
 }
 
+/* the table's groups by their number (FoldGroup.id), i.e. in the order they were first counted
+ * (a dict filled line by line had them in that order): a malloc'd array of t->used groups, which
+ * the caller frees; NULL when the table is empty or out of memory (t->used says which) */
+static inline const FoldGroup **gt_in_order(const GroupTable *t) {
+    const FoldGroup **by_id = t->used ? malloc(t->used * sizeof *by_id) : NULL;
+    if (by_id == NULL) return NULL;
+    for (size_t k = 0; k < t->cap; k++)
+        if (t->slots[k].len != 0) by_id[t->slots[k].id] = &t->slots[k];
+    return by_id;
+}
+
 /* the k-th part of a group's key */
 static inline const char *gt_key_part(const GroupTable *t, const FoldGroup *g, int k, uint32_t *n) {
     const char *p = t->arena.data + g->off;

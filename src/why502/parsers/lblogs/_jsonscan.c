@@ -1298,14 +1298,12 @@ typedef struct {
  * dict had when it was filled line by line); NULL with an error set */
 static PyObject *counts_dict(const GroupTable *t) {
     PyObject *counts = PyDict_New();
-    const FoldGroup **by_id = t->used ? malloc(t->used * sizeof *by_id) : NULL;
+    const FoldGroup **by_id = gt_in_order(t);
     if (counts == NULL || (t->used && by_id == NULL)) {
         Py_XDECREF(counts);
         free(by_id);
         return PyErr_NoMemory();
     }
-    for (size_t k = 0; k < t->cap; k++)
-        if (t->slots[k].len != 0) by_id[t->slots[k].id] = &t->slots[k];
     for (size_t k = 0; k < t->used; k++) {
         const FoldGroup *g = by_id[k];
         PyObject *key = PyBytes_FromStringAndSize(t->arena.data + g->off + 1, (Py_ssize_t)g->len - 1);

@@ -139,7 +139,7 @@ static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
     PyObject *keys = NULL, *out = NULL;
     GroupTable t = {0};
-    FoldGroup **by_id = NULL;
+    const FoldGroup **by_id = NULL;
     Buf back = {0};
     const char *s = data.buf, *end = s + data.len;
     uint32_t row = 0;
@@ -164,11 +164,7 @@ static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     if (back.failed) { PyErr_NoMemory(); goto done; }
     if ((keys = PyDict_New()) == NULL) goto done;
-    if (t.used) {
-        if ((by_id = calloc(t.used, sizeof *by_id)) == NULL) { PyErr_NoMemory(); goto done; }
-        for (size_t k = 0; k < t.cap; k++)
-            if (t.slots[k].len != 0) by_id[t.slots[k].id] = &t.slots[k];
-    }
+    if (t.used && (by_id = gt_in_order(&t)) == NULL) { PyErr_NoMemory(); goto done; }
     for (size_t id = 0; id < t.used; id++) {
         const FoldGroup *g = by_id[id];
         PyObject *fx = key_part(&t, g, 0), *cl = fx ? key_part(&t, g, 1) : NULL;
