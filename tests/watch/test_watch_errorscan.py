@@ -144,13 +144,11 @@ def test_haproxy_session_lines_counted_by_group_as_the_per_line_path(native: boo
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_apache_blocks_read_by_the_memo_first_count_alike(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """A block that starts with an Apache line goes to the memo's native pass before the engine's
-    scanner (``errorscan._memo_first``): the same counts as the per-line path, and the same keys
+    scanner (``ApacheMemo.reads_first``): the same counts as the per-line path, and the same keys
     in the same order as the block read the usual way -- the order the metrics' label cap keeps
     them in.  Mixed with every other line of ``BLOCK`` (nginx's, HAProxy's sessions, PHP-FPM's,
     wrapped and cut lines); the Apache lines of a few keys each seen many times (the pass takes
     them), and now and then one seen once (the block is read line by line)."""
-    from why502.app.watch import errorscan
-
     rnd = random.Random(seed)
     others = BLOCK[:-1].decode("utf-8", "replace").split("\n")
     apache = [ln for ln in APACHE if ln.startswith("[") and ln[1:2] in "MTWFS"]
@@ -174,15 +172,16 @@ def test_apache_blocks_read_by_the_memo_first_count_alike(seed: int, monkeypatch
             return got, back
 
         monkeypatch.setattr(first_counter.memo, "failures_of_block", spy)
+        monkeypatch.setattr(usual_counter.memo, "reads_first", lambda _data: False)
         for block in blocks:
-            assert errorscan._memo_first(block)
+            assert first_counter.memo.reads_first(block)
             first = first_counter.count(block)
-            with monkeypatch.context() as m:
-                m.setattr(errorscan, "_memo_first", lambda _data: False)
-                usual = usual_counter.count(block)
+            usual = usual_counter.count(block)
             assert list(first.items()) == list(usual.items()), block
             assert first == count_per_line(block[:-1].decode("utf-8", "replace").split("\n"))
     assert sum(1 for t in taken if t > 0) >= 8  # the memo's pass took the lines first in many blocks
     # the blocks it leaves to the usual way: nginx's lines behind kubectl's prefix, dmesg's stamp
-    assert not errorscan._memo_first(b"[pod/web-1/nginx] 2026/11/23 09:00:00 [error] 1#0: x\n")
-    assert not errorscan._memo_first(b"[ 12.345678] Out of memory: Killed process 1 (php-fpm)\n")
+    memo = ErrorCounter().memo
+    assert not memo.reads_first(b"[pod/web-1/nginx] 2026/11/23 09:00:00 [error] 1#0: x\n")
+    assert not memo.reads_first(b"[ 12.345678] Out of memory: Killed process 1 (php-fpm)\n")
+    assert not memo.reads_first(b"2026/11/23 09:00:00 [error] 1#0: *1 connect() failed\n")

@@ -41,6 +41,11 @@ class LineMemo(Protocol):
         """``failures`` of the lines of ``data`` (whole lines) it can count without reading
         them one by one (a native pass), and the other lines, handed back for ``failures``."""
 
+    def reads_first(self, data: bytes) -> bool:
+        """Whether ``watch``'s counter (``app.watch.errorscan``) gives ``data`` to
+        ``failures_of_block`` before the engine's scanner and the proxies' folds: only when no
+        line that pass takes is one they would read, so the counts are the same either way."""
+
 
 class PlainMemo:
     """``classify_line`` itself (no proxy declared a memo)."""
@@ -64,6 +69,9 @@ class PlainMemo:
 
     def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
         return Counter(), data
+
+    def reads_first(self, data: bytes) -> bool:
+        return False
 
 
 _maker: Callable[[], LineMemo] | None = None

@@ -22,9 +22,10 @@ held the agent at 4,245 lines/s on an nginx error log and 395 on Apache's (BENCH
 * before that, a proxy's own counter of its log's lines by group takes what it can
   (``Hooks.classify_fold``, as in ``classify``'s summary: HAProxy's session lines, each group
   decided once by ``classify_line`` on its first line), so those lines are not read one by one.
-* and a block that starts as httpd's error lines do goes first to the memo's native pass
-  (Apache's lines grouped by key, each key answered once), before the scanner: no line that pass
-  takes is one the scanner or a fold would read (``_memo_first`` says why).
+* and a block the memo says it reads first (``LineMemo.reads_first``: one that starts as httpd's
+  error lines do) goes first to its native pass (Apache's lines grouped by key, each key
+  answered once), before the scanner: no line that pass takes is one the scanner or a fold
+  would read (``ApacheMemo.reads_first`` says why).
 
 ``count_per_line`` is the reference (what ``watch`` did before, line by line);
 ``tests/watch/test_watch_errorscan.py`` checks that both give the same counts on a mixed block.
@@ -91,9 +92,10 @@ class ErrorCounter:
         counts: Counts = Counter()
         if not data:
             return counts
-        # the memo's native pass first on a block that starts as Apache's lines do (``_memo_first``)
+        # the memo's native pass first on a block it says it reads first (``LineMemo.reads_first``:
+        # Apache's lines, none of which the scanner or a fold would read)
         early: Counter[tuple[str, str | None]] | None = None
-        if _memo_first(data):
+        if self.memo.reads_first(data):
             early, back = self.memo.failures_of_block(data)
             if len(back) == len(data):  # (none taken, or a key to read line by line: the usual way)
                 early = None
@@ -172,25 +174,6 @@ class ErrorCounter:
             low = raw.lower()  # once a line, not once a needle (~400 of them)
             held += any(n in low for n in self.needles)
         return held * 2 >= len(sample) > 0
-
-
-def _memo_first(data: bytes) -> bool:
-    """Whether the memo's native pass reads a block before the engine's scanner: when the block
-    starts as httpd's error lines do (``[`` and a day's first letter).
-
-    Why it may: the lines that pass takes (``_apachescan.c``: ASCII, no CR, starting ``[Www Mmm
-    dd hh:mm:ss.uuuuuu yyyy] [``) are lines the scanner hands back whole -- no nginx head; no
-    access request line (``clf_request`` wants three tokens before the ``[``); no layer that
-    ``unwrap_at`` strips (a ``[`` opens only kubectl's ``[pod/`` and dmesg's ``[ 12.3]``) or that
-    ``unwrap_once`` does (a ``{`` or a digit first) -- and lines no proxy's fold takes (HAProxy's
-    sessions start with a client, a ``<PRI>`` or a syslog stamp).  So the counts, and the order
-    of their keys, are the same whichever reads first (``tests/watch/test_watch_errorscan.py``).
-    Why it should: the scanner then neither reads those lines nor copies them back out, nor
-    ``count`` the block after it -- 1M Apache lines on one core, 0.5M -> 1.9-2.4M lines per
-    CPU-second (BENCHMARKS.md stop 73).  A block that starts otherwise goes the usual way: the
-    pass would copy most of a block of nginx's lines back for nothing, also behind ``kubectl logs
-    --prefix`` (``[pod/``) or dmesg's stamp (``[ 12.3]``)."""
-    return data[:1] == b"[" and data[1:2] in (b"M", b"T", b"W", b"F", b"S")
 
 
 def _lines(data: bytes) -> list[str]:

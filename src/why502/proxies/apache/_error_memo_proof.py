@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '51d9c3c8838ce26874ddce8fc75869dd28b18b404008c2b046d7fa2e8f7b330f'
+DIGEST = '9f785074b18a29fd5a920a62c2add1cb403d84b12b13fc5bb3901d052ffbce34'
 NO_CLIENT: Any = (
     (
     ),

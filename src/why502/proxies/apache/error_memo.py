@@ -528,6 +528,25 @@ class ApacheMemo:
             self._count(entry, n, out)
         return out, back
 
+    def reads_first(self, data: bytes) -> bool:
+        """``LineMemo.reads_first``: a block that starts as httpd's error lines do (``[`` and a
+        day's first letter).
+
+        Why it may: the lines ``failures_of_block``'s pass takes (``_apachescan.c``: ASCII, no
+        CR, starting ``[Www Mmm dd hh:mm:ss.uuuuuu yyyy] [``) are lines nginx's scanner hands
+        back whole -- no nginx head; no access request line (``clf_request`` wants three tokens
+        before the ``[``); no layer that ``unwrap_at`` strips (a ``[`` opens only kubectl's
+        ``[pod/`` and dmesg's ``[ 12.3]``) or that ``unwrap_once`` does (a ``{`` or a digit
+        first) -- and lines no proxy's fold takes (HAProxy's sessions start with a client, a
+        ``<PRI>`` or a syslog stamp).  So ``watch``'s counts, and the order of their keys, are
+        the same whichever reads first (``tests/watch/test_watch_errorscan.py``).  Why it
+        should: the scanner then neither reads those lines nor copies them back out, nor the
+        counter the block after it -- 1M Apache lines on one core, 0.5M -> 1.9-2.4M lines per
+        CPU-second (BENCHMARKS.md stop 73).  A block that starts otherwise goes the usual way:
+        the pass would copy most of a block of nginx's lines back for nothing, also behind
+        ``kubectl logs --prefix`` (``[pod/``) or dmesg's stamp (``[ 12.3]``)."""
+        return data[:1] == b"[" and data[1:2] in (b"M", b"T", b"W", b"F", b"S")
+
     def _count(self, entry: _Entry, n: int, out: Counter[tuple[str, str | None]]) -> None:
         """``n`` lines of a key answered by its kept ``entry``: a failed request's (symptom,
         upstream) counted in ``out``."""
