@@ -109,6 +109,11 @@ def broken_lines() -> list[str]:
     return out
 
 
+def _count(taken: object) -> int:
+    """How many lines a finder's mask (``linememo.known``) took; None: none."""
+    return 0 if taken is None else int(taken.sum())  # type: ignore[attr-defined]
+
+
 def _random_lines(n: int, seed: int) -> list[str]:
     """Fields drawn from the values above and from bytes near the shape's edges."""
     rnd = random.Random(seed)
@@ -310,12 +315,13 @@ def test_the_per_line_engine_gives_the_records_of_the_lines_it_does_not_read(
 
     lines = bent_lines() + broken_lines() + _random_lines(800, seed=11) + real_lines()[:600]
     series = pl.Series(lines)
-    positions, records = known(series, 2026)
+    taken, records = known(series, 2026)
     # the test is of lines not read one by one: many of them, failures among them
-    assert len(positions) >= 1000 and sum(r.height for r in records) >= 300
+    assert taken is not None and taken.len() == series.len()
+    assert taken.sum() >= 1000 and sum(r.height for r in records) >= 300
     fast = classify_series(series, year=2026)
     monkeypatch.setenv("WHY502_NATIVE", "0")
-    assert known(series, 2026) == (set(), [])
+    assert known(series, 2026) == (None, [])
     assert_frame_equal(fast, classify_series(series, year=2026))
     assert fast.height >= 1500
 
@@ -366,8 +372,9 @@ def test_each_line_of_a_group_keeps_its_own_head(monkeypatch: pytest.MonkeyPatch
                    status=status, ts=ts)
              for _ in range(60) for status, ts in (("503", "SC--"), ("504", "sH--"), ("200", "----"))]
     series = pl.Series(lines)
-    positions, records = known(series, 2026)
-    assert len(positions) > 150 and sum(r.height for r in records) > 100  # (a client past 70 goes back)
+    taken, records = known(series, 2026)
+    assert taken is not None and taken.sum() > 150  # (a client past 70 goes back)
+    assert sum(r.height for r in records) > 100
     fast = classify_series(series, year=2026)
     monkeypatch.setenv("WHY502_NATIVE", "0")
     assert_frame_equal(fast, classify_series(series, year=2026))
@@ -462,12 +469,12 @@ def test_a_group_whose_first_line_disagrees_is_read_line_by_line(monkeypatch: py
     lines = bent_lines()[:2000]
     series = pl.Series(lines)
     right = classify_series(series, year=2026)
-    whole = len(known(series, 2026)[0])
+    whole = _count(known(series, 2026)[0])
     wrong = _WrongTime(classifyfold._native())
     monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._GroupMemo())
     monkeypatch.setattr(classifyfold, "_native", lambda: wrong)
-    positions, records = known(series, 2026)
-    assert len(positions) < whole and not records  # only the groups read as nothing are known
+    taken, records = known(series, 2026)
+    assert _count(taken) < whole and not records  # only the groups read as nothing are known
     assert_frame_equal(classify_series(series, year=2026), right)
 
 
@@ -625,8 +632,9 @@ def test_known_lines_reads_nothing_of_lines_that_hold_a_newline() -> None:
 
     line = _line(ts="sH--", status="504")
     taken, records = known_lines(pl.Series([line, line]), 2026)
-    assert taken == [0, 1] and records is not None and records.height == 2
-    assert known_lines(pl.Series([line, "a\nb", line]), 2026) == ([], None)
+    assert taken is not None and taken.to_list() == [True, True]
+    assert records is not None and records.height == 2
+    assert known_lines(pl.Series([line, "a\nb", line]), 2026) == (None, None)
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")

@@ -117,8 +117,10 @@ def _classify_batch(
     from why502.parsers.errorlog_batch import classify_series
 
     # pl.read_lines splits in Rust at ~1/5 the cost of str.split + explode (split_lines)
-    series = split_lines(batch.text.encode("utf-8"))[0]
-    df = classify_series(series, year=year, fields=fields)
+    data = batch.text.encode("utf-8")
+    series = split_lines(data)[0]
+    df = classify_series(series, year=year, fields=fields, may_have_cr=b"\r" in data)
+    del data
     extra = [series.gather(df["idx"].cast(pl.UInt32)).alias("text")] if with_text else []
     df = df.with_columns(
         (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),

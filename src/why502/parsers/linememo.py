@@ -76,8 +76,9 @@ class PlainMemo:
 
 _maker: Callable[[], LineMemo] | None = None
 _shared: LineMemo | None = None
-#: a proxy's finder (``Hooks.classify_known``): (lines, year) -> (positions it read, their records)
-Finder = Callable[["pl.Series", int], "tuple[list[int], pl.DataFrame | None]"]
+#: a proxy's finder (``Hooks.classify_known``): (lines, year) -> (which lines it read, a Boolean
+#: mask as long as ``lines``, or None: none; their records)
+Finder = Callable[["pl.Series", int], "tuple[pl.Series | None, pl.DataFrame | None]"]
 
 _known_paths: tuple[str, ...] = ()
 _known: list[Finder] | None = None
@@ -112,23 +113,26 @@ def install_known(paths: tuple[str, ...], resolve: Callable[[str], object]) -> N
     _known_paths, _known, _resolve = paths, None, resolve
 
 
-def known(lines: pl.Series, year: int) -> tuple[set[int], list[pl.DataFrame]]:
-    """The positions in ``lines`` (strings, no newline in any) a proxy's finder read without the
-    per-line recogniser, and the records ``classify_line(line, year)`` gives them (frames of
-    ``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; a line read as nothing has none):
-    the per-line path reads the other lines, the same records.  None found when no proxy
-    declares a finder."""
+def known(lines: pl.Series, year: int) -> tuple[pl.Series | None, list[pl.DataFrame]]:
+    """Which lines of ``lines`` (strings, no newline in any) a proxy's finder read without the
+    per-line recogniser (a Boolean mask as long as ``lines``; None: none), and the records
+    ``classify_line(line, year)`` gives them (frames of ``errorlog_batch.OUTPUT_SCHEMA``, ``idx``
+    the position; a line read as nothing has none): the per-line path reads the other lines,
+    the same records.  None found when no proxy declares a finder.  A mask, not positions: the
+    callers filter by it, and a 1M-line log's positions as Python ints, sorted and scattered
+    back, were ~0.4 CPU-s of HAProxy's ``diagnose`` (BENCHMARKS.md, stop 74)."""
     global _known
     if not _known_paths or not lines.len():
-        return set(), []
+        return None, []
     if _known is None:
         assert _resolve is not None
         _known = [cast("Finder", _resolve(p)) for p in _known_paths]
-    positions: set[int] = set()
+    taken: pl.Series | None = None
     records: list[pl.DataFrame] = []
     for finder in _known:
         found, got = finder(lines, year)
-        positions.update(found)
+        if found is not None:
+            taken = found if taken is None else taken | found
         if got is not None and got.height:
             records.append(got)
-    return positions, records
+    return taken, records

@@ -131,10 +131,11 @@ def _templated(native: ModuleType, key: _Key, line: bytes, year: int) -> tuple[C
     return _TEMPLATES.of(key, partial(_template, line, partial(_own, native, line, year), year))
 
 
-def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | None]:
-    """``Hooks.classify_known``: the positions in ``lines`` (strings, no newline in any) of the
-    session lines the native pass takes, and the records ``classify_line(line, year)`` gives
-    them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; None: no record), so the
+def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataFrame | None]:
+    """``Hooks.classify_known``: which lines of ``lines`` (strings, no newline in any) are
+    session lines the native pass takes (a Boolean mask; None: none), and the records
+    ``classify_line(line, year)`` gives them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the
+    position; None: no record), so the
     per-line paths (``diagnose``, ``classify --format jsonl``) need not read them one by one.
     A group read as nothing -- a request that went well, a client's error -- has no record;
     the records of a failure's group are its first line's (``_TEMPLATES``), each with its own
@@ -146,7 +147,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     as a list of str: ~1.5 MB less per 4 MiB batch."""
     native = _native()
     if native is None or not hasattr(native, "session_failed") or not lines.len():
-        return [], None
+        return None, None
     import polars as pl  # (the per-line paths have it loaded; watch's agent never calls this)
 
     from why502.parsers.arrowcols import frame as arrow_frame
@@ -156,7 +157,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     data = joined_bytes(lines.fill_null(""))
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)  # a row a newline, plus one
     if len(rows) != 4 * lines.len():  # a line holding a newline (never from the readers): read all
-        return [], None
+        return None, None
     decided = [_templated(native, key, first, year) for key, _n, first, _least, _most in groups]
     want = bytes(got is not None and agrees for got, agrees in decided)
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
@@ -164,7 +165,10 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     of_line = array.array("i", rows)  # each line's group (-1: not a session line the pass took)
     agreed = pl.Series([agrees for _got, agrees in decided] + [False], dtype=pl.Boolean)
     group = pl.Series("group", of_line, dtype=pl.Int32)
-    positions = agreed.gather(group.replace(-1, len(decided))).arg_true().to_list()
+    # -1 (no group) -> the last slot, False: (g + n + 1) mod (n + 1), no hash table (``replace``)
+    slots = len(decided) + 1
+    mask = agreed.gather((group + slots) % slots).alias("taken")
+    read = mask if mask.any() else None
     cols = arrow_frame(sc, ac)
     unread = [i for i in array.array("I", back) if of_line[i] >= 0 and want[of_line[i]]]
     if unread:  # the failed lines whose message unwrap must say (and their own fields, as the pass's)
@@ -176,7 +180,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
         cols = cols.sort("idx")
     taken = [(k, got) for k, (got, agrees) in enumerate(decided) if agrees and got is not None]
     if not taken or not cols.height:
-        return positions, None
+        return read, None
     fixed = [c for c in OUTPUT_SCHEMA if c not in ("idx", *_OWN)]
     schema: dict[str, pl.DataType] = {"group": pl.UInt32(), **{f"_{c}": OUTPUT_SCHEMA[c] for c in fixed}}
     templates = pl.DataFrame(
@@ -185,7 +189,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     records = cols.join(templates, on="group", how="inner").sort("idx").select(
         pl.col("idx"), *(pl.col(c) if c in _OWN else pl.col(f"_{c}").alias(c) for c in OUTPUT_SCHEMA
                          if c != "idx"))
-    return positions, records.cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+    return read, records.cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
 
 
 def _own(native: ModuleType, line: bytes, year: int) -> dict[str, str | None]:
