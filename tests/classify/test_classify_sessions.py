@@ -660,3 +660,59 @@ def test_session_lines_behind_kubectl_framing_are_taken_and_read_as_their_group(
     out = {native: _jsonl_and_diagnose(path, native) for native in ("0", "1")}
     assert out["1"][1] == out["0"][1] and out["1"][1].count(b"\n") >= 30  # the records
     assert out["1"][2:] == out["0"][2:] and out["1"][3]["findings"]  # diagnose
+
+
+#: HAProxy's ``log ... format iso`` head (an ISO stamp, the host, ``haproxy[pid]: ``, no PRI)
+ISO_HEAD = "2026-11-21T10:00:00.123+01:00 lb haproxy[9]: "
+
+
+def test_a_session_line_stamped_by_kubectl_and_by_syslog_reads_as_the_line_inside() -> None:
+    """``kubectl logs --timestamps`` of an ISO-syslog session line: kubectl's stamp, then the
+    syslog head.  RFC 5424's shape once took the second stamp for its host, the client for its
+    msgid and the accept date for its structured data, so the record lost its client, frontend and
+    accept date; it now reads as the line without kubectl's stamp does, on every framing."""
+    from tests.support.kubectl_heads import FRAMINGS
+
+    for status, ts in (("503", "SC--"), ("504", "sH--"), ("502", "SH--")):
+        inner = ISO_HEAD + _line(prefix="", status=status, ts=ts)
+        want = classify_line(inner, year=2026)
+        assert want is not None and want.client == "192.168.0.1" and want.server == "fe"
+        for head in FRAMINGS:
+            assert classify_line(head + inner, year=2026) == want, head
+
+
+def test_the_commands_read_doubly_stamped_lines_as_the_plain_ones(tmp_path: Path) -> None:
+    """The same through the commands: ``classify --format jsonl`` and ``diagnose`` of a log of
+    doubly stamped session lines print what they print for the same lines stamped once (the raw
+    lines apart), with and without the native passes; the session pass takes every such line
+    (it sent them back to ``classify_line`` while that misread them: ~120 us a line)."""
+    rnd = random.Random(28)
+    inner = [ISO_HEAD + _line(prefix="", be=f"b{k % 3}", srv=f"s{k % 2}", ts=rnd.choice(STATES),
+                              status=rnd.choice(STATUSES), client=f"10.0.0.{k % 9}")
+             for k in range(600)]
+    plain, doubled = tmp_path / "plain.log", tmp_path / "doubled.log"
+    plain.write_text("\n".join(inner) + "\n", encoding="utf-8")
+    doubled.write_text("\n".join("2026-11-21T09:00:00.123456789Z " + line for line in inner) + "\n",
+                       encoding="utf-8")
+
+    def records(path: Path, native: str) -> tuple[list[dict[str, object]], dict[str, object]]:
+        _rc, jsonl, _drc, report = _jsonl_and_diagnose(path, native)
+        rows = [{k: v for k, v in json.loads(r).items() if k != "file"} for r in jsonl.splitlines()]
+        text = json.dumps(report).replace(str(path), "LOG")
+        return rows, _without_texts(json.loads(text))
+
+    want = records(plain, "1")
+    assert len(want[0]) >= 100 and all(r["client"] and r["server"] == "fe" for r in want[0])
+    for native in ("1", "0"):
+        assert records(doubled, native) == want, native
+    if NATIVE is not None:  # and the session pass takes them, as it takes the plain lines
+        assert _check_taken(doubled.read_text(encoding="utf-8").splitlines())[0] == len(inner)
+
+
+def _without_texts(x: object) -> object:
+    """``x`` without its raw lines (``text``: a sample's line holds kubectl's stamp)."""
+    if isinstance(x, dict):
+        return {k: _without_texts(v) for k, v in x.items() if k != "text"}
+    if isinstance(x, list):
+        return [_without_texts(v) for v in x]
+    return x

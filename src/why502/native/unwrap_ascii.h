@@ -128,9 +128,12 @@ static inline Py_ssize_t ua_syslog_iso(const char *s, Py_ssize_t n) {
     return ua_syslog_iso_at(s, 0, n);
 }
 
-/* _SYSLOG_5424: ^ISO \S+ \S+ \S+ \S+ (?:-|\[.*?\]) -- the lazy bracket ends at the first "] " */
+/* _SYSLOG_5424: ^ISO (?!ISO )\S+ \S+ \S+ \S+ (?:-|\[.*?\]) -- the host is no second stamp
+ * (ua_iso_space says whether any _ISO and a space start there), the lazy bracket ends at the
+ * first "] " */
 static inline Py_ssize_t ua_syslog_5424(const char *s, Py_ssize_t n) {
     Py_ssize_t j = ua_iso_space(s, 0, n);
+    if (j >= 0 && ua_iso_space(s, j, n) >= 0) return -1;
     for (int k = 0; k < 4 && j >= 0; k++) j = ua_token_space(s, j, n);
     if (j < 0 || j >= n) return -1;
     if (s[j] == '-') return j + 1 < n && s[j + 1] == ' ' ? j + 2 : -1;

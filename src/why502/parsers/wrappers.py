@@ -26,8 +26,13 @@ _CRI = re.compile(rf"^(?P<time>{_ISO}) (?:stdout|stderr) [FP] ?")
 _SYSLOG_ISO = re.compile(rf"^(?:\d \S+ )?(?P<time>{_ISO}) "
                          r"(?!(?:CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) )\S+ "
                          r"(?P<tag>[\w./@-]+)(?:\[\d+\])?: ")
-# RFC 5424 with structured data: "<ISO> host app procid msgid - "
-_SYSLOG_5424 = re.compile(rf"^(?P<time>{_ISO}) \S+ (?P<tag>\S+) \S+ \S+ (?:-|\[.*?\]) ")
+# RFC 5424 with structured data: "<ISO> host app procid msgid - ".  The host is never a second
+# stamp: RFC 5424 6.2.4's HOSTNAME is a name, an address or "-", and no name or address holds an
+# ISO time; read as one, ``kubectl logs --timestamps`` of HAProxy's ``log ... format iso`` lines
+# ("<kubectl time> <ISO> lb haproxy[9]: client:port [accept date] ...") lost their client, accept
+# date and frontend as msgid and structured data.  Such a line is kubectl's stamp (``_TS_PREFIX``)
+# around an ISO syslog line.
+_SYSLOG_5424 = re.compile(rf"^(?P<time>{_ISO}) (?!{_ISO} )\S+ (?P<tag>\S+) \S+ \S+ (?:-|\[.*?\]) ")
 # BSD syslog / journalctl default: "May  1 12:00:01 host tag[pid]: "
 _SYSLOG_BSD = re.compile(
     r"^(?P<time>[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?) \S+ (?P<tag>[\w./@-]+)(?:\[\d+\])?: "

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '9f785074b18a29fd5a920a62c2add1cb403d84b12b13fc5bb3901d052ffbce34'
+DIGEST = 'f5771ccdadde1e79bdcd4befb3c3bcd98fca03ccab660844fdcae7cd186b2e96'
 NO_CLIENT: Any = (
     (
     ),

@@ -1113,11 +1113,8 @@ static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
     Py_ssize_t at = ua_kubectl_framing(s, n);
     if (at <= 0) return 0;
     /* behind kubectl's time, a second RFC 3339 stamp (HAProxy's `log ... format iso`, no <PRI>)
-     * is read by classify_line as another head, whose record takes kubectl's time, not the
-     * accept date: such a line goes back, to be read as classify_line reads it */
-    if (n - at >= 5 && is_dig(s[at]) && is_dig(s[at + 1]) && is_dig(s[at + 2]) && is_dig(s[at + 3])
-        && s[at + 4] == '-')
-        return 0;
+     * is that line's syslog head: wrappers.unwrap peels kubectl's time (_TS_PREFIX), then the
+     * head (_SYSLOG_ISO), as it does here -- RFC 5424's shape takes no stamp for its host */
     return sess_parse_at(s + at, n - at, out);
 }
 
