@@ -24,6 +24,7 @@ from tests.classify.test_classify_engines import real_lines
 from tests.support.clirun import WHY502
 from tests.support.kubectl_heads import HEADS, NOT_FRAMINGS
 from tests.support.paths import FIXTURES_DIR
+from tests.support.reports import without
 from why502.parsers.errorlog import classify_line
 from why502.proxies.haproxy.classifyfold import MAX_GROUPS, _native, fold_block
 
@@ -699,7 +700,7 @@ def test_the_commands_read_doubly_stamped_lines_as_the_plain_ones(tmp_path: Path
         _rc, jsonl, _drc, report = _jsonl_and_diagnose(path, native)
         rows = [{k: v for k, v in json.loads(r).items() if k != "file"} for r in jsonl.splitlines()]
         text = json.dumps(report).replace(str(path), "LOG")
-        return rows, _without_texts(json.loads(text))
+        return rows, without(json.loads(text), ("text",))  # (a sample's line holds kubectl's stamp)
 
     want = records(plain, "1")
     assert len(want[0]) >= 100 and all(r["client"] and r["server"] == "fe" for r in want[0])
@@ -708,11 +709,3 @@ def test_the_commands_read_doubly_stamped_lines_as_the_plain_ones(tmp_path: Path
     if NATIVE is not None:  # and the session pass takes them, as it takes the plain lines
         assert _check_taken(doubled.read_text(encoding="utf-8").splitlines())[0] == len(inner)
 
-
-def _without_texts(x: object) -> object:
-    """``x`` without its raw lines (``text``: a sample's line holds kubectl's stamp)."""
-    if isinstance(x, dict):
-        return {k: _without_texts(v) for k, v in x.items() if k != "text"}
-    if isinstance(x, list):
-        return [_without_texts(v) for v in x]
-    return x

@@ -19,6 +19,7 @@ import pytest
 
 from tests.diagnose.test_diagnose_fixtures import METAS, materialize, options_for
 from tests.support.backends import http_backend
+from tests.support.reports import without
 from why502.app.classify import classify_files
 from why502.app.diagnose.logs import error_join_rows
 from why502.app.diagnose.probes import Probing, probe_targets
@@ -88,11 +89,7 @@ def test_a_thread_keeps_its_notes_apart() -> None:
 
 def _untimed(doc: Any) -> Any:
     """A probe's JSON without its timings (``elapsed_ms``), which no two probes share."""
-    if isinstance(doc, dict):
-        return {k: _untimed(v) for k, v in doc.items() if k != "elapsed_ms"}
-    if isinstance(doc, list):
-        return [_untimed(v) for v in doc]
-    return doc
+    return without(doc, ("elapsed_ms",))
 
 
 def test_the_probes_started_early_are_the_serial_probes() -> None:
