@@ -315,10 +315,11 @@ class Hooks:
     #: back for the rules (HAProxy's session lines: ``proxies.haproxy.classifyfold``; ``watch``'s
     #: error counter too, with no ``since``); "": every line is read alone
     classify_fold: str = ""
-    #: parsers: ``(lines: polars.Series, year: int) -> (list[int], polars.DataFrame | None)``: the
-    #: positions of the lines of its log whose ``classify_line`` records it gives without reading
-    #: them one by one, and those records (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position;
-    #: a line read as nothing has none) -- HAProxy's session lines by group
+    #: parsers: ``(lines: polars.Series, year: int) -> (polars.Series | None, polars.DataFrame |
+    #: None)``: which lines of its log it gives the ``classify_line`` records of without reading
+    #: them one by one (a Boolean mask as long as ``lines``; None: none), and those records
+    #: (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; a line read as nothing has none)
+    #: -- HAProxy's session lines by group
     #: (``proxies.haproxy.classifyfold.known_lines``) --, handed to the per-line path of
     #: ``classify``/``diagnose`` by the registry (``parsers.linememo.known``); "": none
     classify_known: str = ""

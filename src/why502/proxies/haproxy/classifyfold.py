@@ -156,8 +156,8 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
 
     data = joined_bytes(lines.fill_null(""))
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)  # a row a newline, plus one
-    if len(rows) != 4 * lines.len():  # a line holding a newline (never from the readers): read all
-        return None, None
+    if len(rows) != 4 * lines.len() or not groups:  # a line holding a newline (never from the
+        return None, None  # readers): read all; no session line (another program's log): none
     decided = [_templated(native, key, first, year) for key, _n, first, _least, _most in groups]
     want = bytes(got is not None and agrees for got, agrees in decided)
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
