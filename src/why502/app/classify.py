@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from why502.catalog.patterns import EVENT_IDS, NOT_FAILED_REQUESTS, is_failed_request
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import FIELD_NAMES
+from why502.parsers.linememo import shared_memo
 from why502.proxies import ENGINE
 from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
@@ -410,6 +411,7 @@ def _summarize_native(
     from why502.proxies import classify_folds
 
     folds = classify_folds()  # each proxy's counter by group (Hooks.classify_fold), --since handed over
+    memo = shared_memo()  # (parsers.linememo: the registry installed the proxies' memo)
     since_stamp = cutoff.isoformat(timespec="seconds") if cutoff is not None else None  # filter_since's
 
     def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
@@ -423,6 +425,9 @@ def _summarize_native(
         rows: list[tuple[Any, ...]] = []
         for fold in folds:
             got, exact = fold(exact, since_stamp)
+            rows += got
+        if cutoff is None and exact:  # a proxy's memo counts the lines of its keys (Apache's)
+            got, exact = memo.summary_of_block(exact)
             rows += got
         agg = _summarize_lines(split_lines(exact)[0], year, cutoff, exact) if exact else None
         if rows:

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     import polars as pl
 
 
+#: a summary row of ``classify`` (``errorlog_batch.SUMMARY_SCHEMA``): symptom, status, source,
+#: upstream, lines, first time, last time
+SummaryRow = tuple[str, int | None, str, str | None, int, str | None, str | None]
+
+
 class LineMemo(Protocol):
     """``classify_line``, maybe faster: the same answers, line by line."""
 
@@ -40,6 +45,12 @@ class LineMemo(Protocol):
     def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
         """``failures`` of the lines of ``data`` (whole lines) it can count without reading
         them one by one (a native pass), and the other lines, handed back for ``failures``."""
+
+    def summary_of_block(self, data: bytes) -> tuple[list[SummaryRow], bytes]:
+        """``classify``'s summary rows (``SummaryRow``) of the lines of ``data`` (whole lines) it
+        can count by key without reading them one by one (a native pass), and the other lines,
+        handed back for the per-line path: the rows ``aggregate_records`` makes of their
+        records, before it merges them with others."""
 
     def reads_first(self, data: bytes) -> bool:
         """Whether ``watch``'s counter (``app.watch.errorscan``) gives ``data`` to
@@ -69,6 +80,9 @@ class PlainMemo:
 
     def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
         return Counter(), data
+
+    def summary_of_block(self, data: bytes) -> tuple[list[SummaryRow], bytes]:
+        return [], data
 
     def reads_first(self, data: bytes) -> bool:
         return False

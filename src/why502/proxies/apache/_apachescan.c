@@ -128,6 +128,31 @@ static PyObject *key_part(const GroupTable *t, const FoldGroup *g, int k) {
     return PyUnicode_DecodeASCII(p, (Py_ssize_t)n, NULL);
 }
 
+/* a group's Python key, (fixed, client, message); NULL with an error set */
+static PyObject *key_tuple(const GroupTable *t, const FoldGroup *g) {
+    PyObject *fx = key_part(t, g, 0), *cl = fx ? key_part(t, g, 1) : NULL;
+    PyObject *ms = cl ? key_part(t, g, 2) : NULL;
+    PyObject *key = ms ? PyTuple_Pack(3, fx, cl, ms) : NULL;
+    Py_XDECREF(fx);
+    Py_XDECREF(cl);
+    Py_XDECREF(ms);
+    return key;
+}
+
+/* the line [s, e) counted under its key in t, `row` its number: the group's number, -1 when
+ * _KEYED does not take the line, -2 when out of memory */
+static int64_t count_line(GroupTable *t, const char *s, const char *e, uint32_t row) {
+    const char *fixed, *msg;
+    Py_ssize_t fixed_n;
+    int client;
+    if (e == s || !ascii_no_cr(s, e - s) || !cut(s, e - s, &fixed, &fixed_n, &client, &msg)) return -1;
+    gt_part(t, fixed, fixed_n);
+    gt_part(t, client ? "1" : "0", 1);
+    gt_part(t, msg, e - msg);
+    int64_t id = gt_count(t, row, 0, 0);
+    return id < 0 ? -2 : id;
+}
+
 /* apache_keys(data): ({(fixed, client, message): lines}, the lines handed back).  The lines are
  * counted by key in a table of this pass (group_table.h), and a key's str made once, when the
  * dict is built: before, each run of a key made its two str, its tuple and a dict update, which
@@ -146,15 +171,9 @@ static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *e = nl ? nl : end;
-        const char *fixed, *msg;
-        Py_ssize_t fixed_n;
-        int client;
-        if (e > s && ascii_no_cr(s, e - s) && cut(s, e - s, &fixed, &fixed_n, &client, &msg)) {
-            gt_part(&t, fixed, fixed_n);
-            gt_part(&t, client ? "1" : "0", 1);
-            gt_part(&t, msg, e - msg);
-            if (gt_count(&t, row, 0, 0) < 0) { PyErr_NoMemory(); goto done; }
-        } else {
+        int64_t id = count_line(&t, s, e, row);
+        if (id == -2) { PyErr_NoMemory(); goto done; }
+        if (id < 0) {
             buf_put(&back, s, (size_t)(e - s));
             buf_put(&back, "\n", 1);
         }
@@ -167,14 +186,9 @@ static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
     if (t.used && (by_id = gt_in_order(&t)) == NULL) { PyErr_NoMemory(); goto done; }
     for (size_t id = 0; id < t.used; id++) {
         const FoldGroup *g = by_id[id];
-        PyObject *fx = key_part(&t, g, 0), *cl = fx ? key_part(&t, g, 1) : NULL;
-        PyObject *ms = cl ? key_part(&t, g, 2) : NULL;
-        PyObject *key = ms ? PyTuple_Pack(3, fx, cl, ms) : NULL;
+        PyObject *key = key_tuple(&t, g);
         PyObject *n = key ? PyLong_FromUnsignedLong(g->count) : NULL;
         int rc = n ? PyDict_SetItem(keys, key, n) : -1;
-        Py_XDECREF(fx);
-        Py_XDECREF(cl);
-        Py_XDECREF(ms);
         Py_XDECREF(key);
         Py_XDECREF(n);
         if (rc != 0) goto done;
@@ -189,10 +203,124 @@ done:
     return out;
 }
 
+/* the line's time as heads._ctime_time writes it (its Python twin: ApacheMemo._retold), from the
+ * head cut() took: "[Www Mmm dd hh:mm:ss.uuuuuu yyyy] ..." -> "yyyy-MM-ddThh:mm:ss.uuuuuu" (26
+ * bytes; the day zero-padded, as int() and :02d make it): fixed widths, so bytewise order is the
+ * times' order */
+static void iso_time(const char *s, char out[26]) {
+    int month = 0;
+    while (memcmp(s + 5, MONTHS + 3 * month, 3) != 0) month++;
+    month++;
+    memcpy(out, s + 28, 4); /* the year, first in the fixed part " yyyy]" */
+    out[4] = '-';
+    out[5] = (char)('0' + month / 10);
+    out[6] = (char)('0' + month % 10);
+    out[7] = '-';
+    out[8] = s[9] == ' ' ? '0' : s[9];
+    out[9] = s[10];
+    out[10] = 'T';
+    memcpy(out + 11, s + 12, 15); /* hh:mm:ss.uuuuuu */
+}
+
+/* apache_groups(data): ([((fixed, client, message), lines, least time, greatest time)], rows,
+ * the number of lines): apache_keys' keys in the order each first came, with the least and
+ * greatest time of their lines (iso_time), and each line's key as int32 bytes (its index in the
+ * list; -1: a line apache_keys hands back) -- classify's summary of Apache's error lines
+ * (ApacheMemo.summary_of_block): each key's record is taken once, and the lines of a key whose
+ * lines must be read one by one go back (apache_back), not the whole block. */
+static PyObject *apache_groups(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    PyObject *list = NULL, *out = NULL;
+    GroupTable t = {0};
+    const FoldGroup **by_id = NULL;
+    Buf rows = {0}, ranges = {0};
+    const char *s = data.buf, *end = s + data.len;
+    uint32_t row = 0;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        int64_t got = count_line(&t, s, e, row);
+        if (got == -2) { PyErr_NoMemory(); goto done; }
+        int32_t id = got < 0 ? -1 : (int32_t)got;
+        if (id >= 0) {
+            char iso[26];
+            iso_time(s, iso);
+            gt_range(&ranges, got, iso, sizeof iso);
+        }
+        buf_put(&rows, (const char *)&id, sizeof id);
+        row++;
+        if (nl == NULL) break;
+        s = nl + 1;
+    }
+    if (rows.failed || ranges.failed) { PyErr_NoMemory(); goto done; }
+    if ((list = PyList_New((Py_ssize_t)t.used)) == NULL) goto done;
+    if (t.used && (by_id = gt_in_order(&t)) == NULL) { PyErr_NoMemory(); goto done; }
+    for (size_t id = 0; id < t.used; id++) {
+        const FoldGroup *g = by_id[id];
+        const GtRange *r = (const GtRange *)ranges.data + g->id;
+        PyObject *key = key_tuple(&t, g);
+        PyObject *item = key ? Py_BuildValue("(Oks#s#)", key, (unsigned long)g->count, r->lo,
+                                             (Py_ssize_t)r->lo_n, r->hi, (Py_ssize_t)r->hi_n) : NULL;
+        Py_XDECREF(key);
+        if (item == NULL) goto done;
+        PyList_SET_ITEM(list, (Py_ssize_t)id, item);
+    }
+    out = Py_BuildValue("(Oy#I)", list, rows.data ? rows.data : "", (Py_ssize_t)rows.len, row);
+done:
+    Py_XDECREF(list);
+    free(by_id);
+    gt_free(&t);
+    free(rows.data);
+    free(ranges.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* apache_back(data, rows, want): the lines of data whose key (rows: apache_groups') is -1 or
+ * one whose byte in want is 0, each with a newline -- the lines the summary reads the usual way */
+static PyObject *apache_back(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data, rows, want;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &data, &rows, &want)) return NULL;
+    PyObject *out = NULL;
+    Buf back = {0};
+    const char *s = data.buf, *end = s + data.len;
+    const int32_t *ids = rows.buf;
+    Py_ssize_t nrows = rows.len / (Py_ssize_t)sizeof(int32_t), row = 0;
+    const unsigned char *w = want.buf;
+    int bad = 0;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        if (row >= nrows) { bad = 1; break; }
+        int32_t id = ids[row];
+        if (id < 0 || id >= want.len || !w[id]) {
+            buf_put(&back, s, (size_t)(e - s));
+            buf_put(&back, "\n", 1);
+        }
+        row++;
+        if (nl == NULL) break;
+        s = nl + 1;
+    }
+    if (back.failed) PyErr_NoMemory();
+    else if (bad || row != nrows) PyErr_SetString(PyExc_ValueError, "apache_back: rows are not the lines of data");
+    else out = PyBytes_FromStringAndSize(back.data ? back.data : "", (Py_ssize_t)back.len);
+    free(back.data);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&want);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"apache_keys", apache_keys, METH_VARARGS,
      "apache_keys(data) -> ({(fixed, client, message): lines}, the lines handed back, each with a newline): "
      "the lines of a block error_memo._KEYED takes, by its key (proxies/apache/error_memo.py)"},
+    {"apache_groups", apache_groups, METH_VARARGS,
+     "apache_groups(data) -> ([((fixed, client, message), lines, least time, greatest time)], each line's "
+     "key as int32 bytes (-1: handed back), lines): apache_keys' keys with their lines' times"},
+    {"apache_back", apache_back, METH_VARARGS,
+     "apache_back(data, rows, want) -> the lines whose key is -1 or not wanted, each with a newline"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = 'f5771ccdadde1e79bdcd4befb3c3bcd98fca03ccab660844fdcae7cd186b2e96'
+DIGEST = '3bb4d742225538584819c44b7405e38482f877aefce158cad05d11520b35510d'
 NO_CLIENT: Any = (
     (
     ),
