@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '3bb4d742225538584819c44b7405e38482f877aefce158cad05d11520b35510d'
+DIGEST = 'f8e9198301f09f0e56607514f81be5b7872872d13db949fc41ba3eeae30d49ee'
 NO_CLIENT: Any = (
     (
     ),

@@ -135,8 +135,8 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
     """``Hooks.classify_known``: which lines of ``lines`` (strings, no newline in any) are
     session lines the native pass takes (a Boolean mask; None: none), and the records
     ``classify_line(line, year)`` gives them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the
-    position; None: no record), so the
-    per-line paths (``diagnose``, ``classify --format jsonl``) need not read them one by one.
+    position; None: no record), so the per-line paths (``diagnose``, ``classify --format
+    jsonl``) need not read them one by one.
     A group read as nothing -- a request that went well, a client's error -- has no record;
     the records of a failure's group are its first line's (``_TEMPLATES``), each with its own
     time, client, frontend, request and message, written by the native pass for the lines of
