@@ -18,10 +18,13 @@ ModSecurity, keepalive resets, lines without a connection number); and the outag
 300k lines as CRI, ``--timestamps`` and docker json-file lines (``--framings``).
 Targets (the first engine named, native by default): >= 1M lines/s summary, >= 0.5M lines/s
 jsonl, RSS < 200 MB whatever the file size; the exit code says whether they were met.
+``--shapes apache apache-outage``: Apache httpd's error log instead (mod_proxy's failures among
+mod_ssl's and the MPM's lines), against ``grep -c proxy:error``.
 
     .venv/bin/python bench/classify_bench.py                 # 2M lines, then 4M lines, both shapes
     .venv/bin/python bench/classify_bench.py --lines 500000 --sizes 1 --shapes outage
     .venv/bin/python bench/classify_bench.py --sizes 1 --keep bench/out   # keep (and reuse) the logs
+    .venv/bin/python bench/classify_bench.py --lines 1000000 --sizes 1 --shapes apache apache-outage --framings
 
 Do not loop it: the dev machine is shared.
 """
@@ -186,8 +189,54 @@ SHAPES = {
 
 
 
+# Apache httpd's error log (its default ErrorLogFormat, server/log.c: "[%t] [%m:%l] [pid %P:tid
+# %T] [client %a] message"): mod_proxy's failures (proxy_util.c AH00957, AH00959;
+# mod_proxy_http.c AH01102; mod_proxy_fcgi.c AH01079) against a few backends among mod_ssl's and
+# the MPM's routine lines; the share of failures per shape.  grep's needle: "proxy:error".
+APACHE_FAILURES = [
+    "[proxy:error] [pid {pid}:tid {tid}] (111)Connection refused: AH00957: http: attempt to connect to {u} ({u}) failed",
+    "[proxy_http:error] [pid {pid}:tid {tid}] [client {c}:{port}] (70007)The timeout specified has expired: AH01102: error reading status line from remote server {u}",
+    "[proxy:error] [pid {pid}:tid {tid}] AH00959: ap_proxy_connect_backend disabling worker for ({u}) for 60s",
+    "[proxy_fcgi:error] [pid {pid}:tid {tid}] [client {c}:{port}] AH01079: failed to make connection to backend: {u}",
+]
+APACHE_OTHERS = [
+    "[ssl:info] [pid {pid}:tid {tid}] [client {c}:{port}] AH01964: Connection to child {child} established (server shop:443)",
+    "[mpm_event:notice] [pid {pid}:tid {tid}] AH00489: Apache/2.4.62 (Debian) configured -- resuming normal operations",
+    "[core:info] [pid {pid}:tid {tid}] [client {c}:{port}] AH00128: File does not exist: /var/www/html/favicon.ico",
+]
+APACHE_SHAPES = {"apache": 0.05, "apache-outage": 0.5}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def generate_apache(path: Path, lines: int, seed: int = 502, shape: str = "apache") -> None:
+    """Write ``lines`` lines of httpd's error log, ``APACHE_SHAPES[shape]`` of them failures."""
+    share = APACHE_SHAPES[shape]
+    rng = random.Random(seed)
+    upstreams = [f"10.0.{i // 4}.{i % 4 + 10}:{8080 + i % 2}" for i in range(8)]
+    clients = [f"10.1.{rng.randint(0, 250)}.{rng.randint(1, 254)}" for _ in range(500)]
+    t0 = 1714564800  # 2024-05-01 12:00:00
+    with open(path, "w", encoding="utf-8", buffering=1 << 20) as out:
+        chunk: list[str] = []
+        for i in range(lines):
+            tpl = rng.choice(APACHE_FAILURES) if rng.random() < share else rng.choice(APACHE_OTHERS)
+            t = time.gmtime(t0 + i // 40)
+            stamp = (f"[{DAYS[t.tm_wday]} {MONTHS[t.tm_mon - 1]} {t.tm_mday:02d} "
+                     f"{time.strftime('%H:%M:%S', t)}.{i % 1000000:06d} {t.tm_year}] ")
+            chunk.append(stamp + tpl.format(pid=31985 + i % 4, tid=31992 + i % 25, c=rng.choice(clients),
+                                            port=40000 + i % 20000, u=rng.choice(upstreams), child=i % 50))
+            if len(chunk) >= 10000:
+                out.write("\n".join(chunk) + "\n")
+                chunk.clear()
+        if chunk:
+            out.write("\n".join(chunk) + "\n")
+
+
 def generate(path: Path, lines: int, seed: int = 502, shape: str = "mixed") -> None:
-    """Write ``lines`` lines of ``shape`` (SHAPES), deterministic for a given seed."""
+    """Write ``lines`` lines of ``shape`` (SHAPES or APACHE_SHAPES), deterministic for a given seed."""
+    if shape in APACHE_SHAPES:
+        generate_apache(path, lines, seed, shape)
+        return
     failures, others, share, peers = SHAPES[shape]
     rng = random.Random(seed)
     fail_w = [w for w, _ in failures]
@@ -284,7 +333,8 @@ def _run_shape(path: Path, n: int, shape: str, jsonl: bool, engine: str, grep: b
                     "jsonl_cpu_s": round(j_cpu, 2), "jsonl_rss_mb": round(j_rss / 1024, 1)})
     if not grep:
         return row
-    grep_wall, grep_cpu, grep_rss, _, grep_out = measure(["grep", "-c", "upstream", str(path)], env=env)
+    needle = "proxy:error" if shape.startswith("apache") else "upstream"
+    grep_wall, grep_cpu, grep_rss, _, grep_out = measure(["grep", "-c", needle, str(path)], env=env)
     row.update({"grep_s": round(grep_wall, 2), "grep_lines_per_s": round(n / grep_wall),
                 "grep_cpu_s": round(grep_cpu, 2), "grep_rss_mb": round(grep_rss, 1),
                 "grep_count": int(grep_out.strip() or 0)})
@@ -306,7 +356,8 @@ def _print_table(results: list[dict[str, object]]) -> None:
                   f"{r['jsonl_lines_per_s']:,} | "
                   f"{r['jsonl_cpu_s']} s | - | {r['jsonl_rss_mb']} MiB | one object per recognised line |")
         if r.get("grep_s") is not None:
-            print(f"{head} `LC_ALL=C grep -c upstream` | {r['grep_s']} s | {r['grep_lines_per_s']:,} | "
+            needle = "proxy:error" if str(r["shape"]).startswith("apache") else "upstream"
+            print(f"{head} `LC_ALL=C grep -c {needle}` | {r['grep_s']} s | {r['grep_lines_per_s']:,} | "
                   f"{r['grep_cpu_s']} s | - | {r['grep_rss_mb']} MiB | {r['grep_count']:,} lines match |")
     print(f"load average before each run: {', '.join(str(r['load_before']) for r in results)} (2 cores)")
 
@@ -316,8 +367,9 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=2_000_000, help="lines of the base file (default 2M)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 2],
                     help="multiples of --lines to run (default: 1 2, i.e. 2M and 4M lines)")
-    ap.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=["mixed", "outage"],
-                    help="log shapes, reported side by side (default: mixed outage)")
+    ap.add_argument("--shapes", nargs="+", choices=sorted([*SHAPES, *APACHE_SHAPES]), default=["mixed", "outage"],
+                    help="log shapes, reported side by side (default: mixed outage; apache, apache-outage: "
+                    "httpd's error log, 5 %% or 50 %% of it mod_proxy's failures)")
     ap.add_argument("--no-jsonl", action="store_true", help="skip the --format jsonl runs")
     ap.add_argument("--engines", nargs="+", choices=["native", "polars"], default=["native", "polars"],
                     help="classify engines, side by side (default: both; polars = WHY502_NATIVE=0)")
