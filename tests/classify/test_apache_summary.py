@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clirun import WHY502
-from tests.watch.test_apache_keyed import _bent, _edits, _regex_keys, bent_lines
+from tests.watch.test_apache_keyed import _bent, _edits, bent_lines, pass_keys
 from tests.watch.test_watch_errorscan import APACHE, NO_NEEDLE
 from why502.parsers import heads
 from why502.proxies.apache.error_memo import HEAD, ApacheMemo, _module
@@ -66,7 +66,7 @@ def _lines(n: int, seed: int) -> list[str]:
 
 
 def _key_of(line: str) -> tuple[str, bool, str] | None:
-    keys = _regex_keys(line) if line.isascii() and "\r" not in line else []
+    keys = pass_keys(line)
     return keys[0] if keys else None
 
 

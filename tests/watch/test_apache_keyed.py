@@ -80,12 +80,18 @@ def _regex_keys(line: str) -> list[tuple[str, bool, str]]:
     return [(fixed, bool(client), message) for fixed, client, message in _KEYED.findall("\n" + line)]
 
 
+def pass_keys(line: str) -> list[tuple[str, bool, str]]:
+    """The key the native pass must cut from ``line``: ``_KEYED``'s, on a line of ASCII without
+    a CR (the only lines the pass takes); none on any other."""
+    return _regex_keys(line) if line.isascii() and "\r" not in line else []
+
+
 def _check(lines: list[str]) -> tuple[int, int]:
     assert NATIVE is not None
     taken = back_n = 0
     for line in lines:
         keys, back = NATIVE.apache_keys((line + "\n").encode())
-        want = _regex_keys(line) if line.isascii() and "\r" not in line else []
+        want = pass_keys(line)
         assert Counter(keys) == Counter(want) and all(n == 1 for n in keys.values()), line
         if want:
             taken += 1
