@@ -60,7 +60,10 @@ def _lines(n: int, seed: int) -> list[str]:
                                    "192.168.0.1:33492 [21/Nov/2026:10:00:00.000] fe app/web1 0/0/-1/-1/1 503 "
                                    '217 - - SC-- 1/1/0/0/0 0/0 "GET / HTTP/1.1"']))
         else:
-            line = _bent(msg=rnd.choice(msgs), client=rnd.choice(["", " [client 10.1.0.0:40000]"]))
+            # a threaded MPM's pid and tid pairs (masked: not part of a key), a prefork's pid alone
+            line = _bent(msg=rnd.choice(msgs), client=rnd.choice(["", " [client 10.1.0.0:40000]"]),
+                         pid=str(rnd.choice([502, 31985, rnd.randrange(1, 4 * 10 ** 6)])),
+                         tid=rnd.choice(["", ":tid 502", f":tid {rnd.randrange(1, 10 ** 6)}"]))
             out.append(_stamped(line, rnd.choice(DAYS)))
     return out
 
@@ -122,6 +125,26 @@ def test_the_memo_counts_its_keys_and_hands_back_the_lines_it_must_read() -> Non
     symptom, status, source, upstream, n, first, last = rows[0]
     assert (symptom, status, source, upstream, n) == ("connection-refused", 503, "apache", "10.0.0.1:8080", 3)
     assert (first, last) == ("2026-02-28T12:30:00.500000", "2026-11-23T09:32:33.986462")
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_apachescan not built")
+def test_a_threaded_mpms_processes_and_threads_share_a_key() -> None:
+    """The pid and tid are masked (``error_memo.HEAD``): one message written by 4 processes of 25
+    threads each (the event MPM's lines) and by a prefork child (no tid) is one key, each line
+    counted in one summary row, none handed back.  When they were part of the key, most of a
+    block's keys were seen once and read line by line, 3.4x slower (BENCHMARKS.md stop 74)."""
+    assert NATIVE is not None
+    refused = ("(111)Connection refused: AH00957: http: attempt to connect to 10.0.0.1:8080 "
+               "(10.0.0.1:8080) failed")
+    lines = [_bent(msg=refused, pid=str(31985 + k % 4), tid=f":tid {32000 + k % 100}") for k in range(300)]
+    lines.append(_bent(msg=refused, pid="502", tid=""))
+    data = ("\n".join(lines) + "\n").encode()
+    keys, back = NATIVE.apache_keys(data)
+    assert back == b"" and list(keys.values()) == [len(lines)]
+    assert list(keys) == [(" 2026] [proxy:error", True, refused)]
+    rows, back = ApacheMemo().summary_of_block(data)
+    assert back == b""
+    assert [(r[0], r[3], r[4]) for r in rows] == [("connection-refused", "10.0.0.1:8080", len(lines))]
 
 
 def _summary(path: Path, native: str, *args: str) -> dict[str, object]:

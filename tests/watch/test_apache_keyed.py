@@ -138,7 +138,7 @@ def test_a_block_counts_each_key_once_per_line_and_hands_the_rest_back_in_order(
 
 @pytest.mark.parametrize("native", ["0", "1"])
 def test_the_counter_counts_what_each_line_alone_counts(native: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of repeated keys (the pass answers them) and blocks with a key seen once (handed
+    """Blocks of repeated keys (the pass answers them) and blocks with a key seen once (its lines
     back whole), among lines of other programs: the counts of ``count_per_line``."""
     monkeypatch.setenv("WHY502_NATIVE", native)
     rnd = random.Random(5)
@@ -151,13 +151,23 @@ def test_the_counter_counts_what_each_line_alone_counts(native: str, monkeypatch
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_apachescan not built")
-def test_a_key_that_must_be_read_line_by_line_hands_the_block_back() -> None:
+def test_a_key_that_must_be_read_line_by_line_hands_back_its_lines_only() -> None:
+    """A key seen once (a real log's ``File does not exist: <a path of its own>``) goes back for
+    the per-line path, with the lines of no key, in order; the other keys are counted: when the
+    whole block went back for such a key, a real log was read line by line."""
     memo = ApacheMemo()
     once = (_bent(msg="AH01102: error reading status line from remote server 127.0.0.1:8080") + "\n").encode()
     assert memo.failures_of_block(once) == (Counter(), once)  # seen once: read alone
     twice = once * 2
     got, back = memo.failures_of_block(twice)
     assert back == b"" and sum(got.values()) == 2
+    refused = _bent(msg="(111)Connection refused: AH00957: http: attempt to connect to 10.0.0.1:8080 "
+                        "(10.0.0.1:8080) failed", pid="7", tid=":tid 9")
+    alone = [_bent(msg=f"AH00128: File does not exist: /var/www/html/{k}.php") for k in range(3)]
+    lines = [refused, alone[0], refused, "other", alone[1], refused, alone[2]]
+    got, back = memo.failures_of_block(("\n".join(lines) + "\n").encode())
+    assert got == Counter({("connection-refused", "10.0.0.1:8080"): 3})
+    assert back.decode() == "".join(line + "\n" for line in (alone[0], "other", alone[1], alone[2]))
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_apachescan not built")

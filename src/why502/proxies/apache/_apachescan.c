@@ -5,12 +5,13 @@
  * error_memo.py).  The reference is that module's _KEYED regex, found in "\n" + the lines:
  *
  *   \n\[(?:Mon|...|Sun) (?:Jan|...|Dec) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{6}
- *   ( [0-9]{4}\] \[[A-Za-z0-9_-]{1,32}:[a-z]{1,10}[0-9]?\] \[pid [0-9]{1,10}(?::tid [0-9]{1,20})?)
+ *   ( [0-9]{4}\] \[[A-Za-z0-9_-]{1,32}:[a-z]{1,10}[0-9]?)\] \[pid [0-9]{1,10}(?::tid [0-9]{1,20})?
  *   (?:(\] \[client )[0-9A-Fa-f.:]{1,64})?\] ([^\r\n]*)(?![^\n])
  *
  * i.e. a whole line of httpd's default head (ap_log_error's "[%t] [%m:%l] [pid %P:tid %T]
- * [client %a] ", server/log.c) whose key is (the fixed part, whether a client is there, the
- * message to the line's end).  Each part is cut as the regex takes it: every quantifier is
+ * [client %a] ", server/log.c) whose key is (the fixed part -- the year and "[module:level", not
+ * the pid and tid, which the memo's proof masks -- whether a client is there, the message to the
+ * line's end).  Each part is cut as the regex takes it: every quantifier is
  * followed by a byte its class does not hold, so the greedy run is the only one, but for the
  * optional client: when "] [client ADDR" is not followed by "] " (or ADDR is longer than 64 or
  * holds another byte), the regex leaves the group out and the message starts at "[client".
@@ -65,7 +66,7 @@ static int cut(const char *s, Py_ssize_t n, const char **fixed, Py_ssize_t *fixe
         digits(p + 21, end, 6, 6) == 0)
         return 0;
     p += 27;
-    /* the fixed part: " yyyy] [module:level] [pid N(:tid M)" */
+    /* the fixed part: " yyyy] [module:level", then "] [pid N(:tid M)", masked (not in the key) */
     const char *f = p;
     if (end - p < 8 || p[0] != ' ' || digits(p + 1, end, 4, 4) == 0 || p[5] != ']' || p[6] != ' ' || p[7] != '[')
         return 0;
@@ -79,13 +80,13 @@ static int cut(const char *s, Py_ssize_t n, const char **fixed, Py_ssize_t *fixe
     if (k < 1 || k > 10) return 0;
     p += k;
     if (p < end && dig(*p)) p++;
+    *fixed = f;
+    *fixed_n = p - f;
     if (end - p < 7 || memcmp(p, "] [pid ", 7) != 0) return 0;
     p += 7;
     if ((k = digits(p, end, 1, 10)) == 0) return 0;
     p += k;
     if (end - p >= 5 && memcmp(p, ":tid ", 5) == 0 && (k = digits(p + 5, end, 1, 20)) != 0) p += 5 + k;
-    *fixed = f;
-    *fixed_n = p - f;
     /* (] [client ADDR)? then "] " */
     *client = 0;
     if (end - p >= 10 && memcmp(p, "] [client ", 10) == 0) {

@@ -1,5 +1,5 @@
 """Apache error-log lines read once per message: the answer of ``classify_line`` kept per message,
-proven the same for every time and client the head can hold.
+proven the same for every time, process and client the head can hold.
 
 ``watch`` and ``classify`` ask ``errorlog.classify_line`` about each Apache line that holds one of
 the catalog's needles: ~25-110 us a line in Python (the head cut, every program's rules searched
@@ -8,14 +8,14 @@ Apache log repeats few messages under heads that differ in every line (``[Wed No
 .986462 2026] [proxy:error] [pid 31985:tid 31992] [client 10.1.2.3:40020] `` -- httpd's default
 ``ErrorLogFormat``, ``server/log.c`` ``do_errorlog_default()``: ``[%{u}t] [%-m:%l] [pid %P:tid
 %T] ... [client %a] %M``).  This module keeps the answer per (the head's fixed part, whether a
-client is named, the message), the time and the client address left out: an exact cache only if
-nothing ``classify_line`` asks can read them.  That is proven here, not sampled:
+client is named, the message), the time, the pid and tid and the client address left out: an
+exact cache only if nothing ``classify_line`` asks can read them.  That is proven here, not sampled:
 
 * every regex ``classify_line`` runs on a whole line (``_CHECKED``: every program's ``match``
   rules and ``unless``, the heads of the other programs, the nginx head found in the middle, the
   wrappers, the session tails, ``normalize``'s repairs) is run through ``headblind.
-  can_start_inside`` against the head below: one that cannot read the time or the client answers
-  the same for every line of a key.  Those that can are few (rules finding ``502`` and the like
+  can_start_inside`` against the head below: one that cannot read the time, the pid and tid or the
+  client answers the same for every line of a key.  Those that can are few (rules finding ``502`` and the like
   before ``] Bad Gateway``: a client port ``:502`` or a tid); a line holding a needle of one of
   those rules goes the slow way, where the rule could read it (``_hazard_needles``), and a regex
   with no needle that can read the head sends every line the slow way (none today:
@@ -27,14 +27,16 @@ nothing ``classify_line`` asks can read them.  That is proven here, not sampled:
   cut mark is read from the message's end (guarded: the message must hold text before it), its
   capital-start repair lowers the whole line (guarded: such a line, one with nginx's action
   ``while ... upstream``, goes the slow way); ``"/" in text`` (the session tails) and the
-  ``"()"``/``"failed"`` checks see no such text in the masked parts (digits, ``.``, ``:``, hex);
+  ``"()"``/``"failed"`` checks see no such text in the masked parts (digits, ``.``, ``:``, hex,
+  ``] [pid `` and ``:tid ``);
 * the rules are asked only when one of their needles is in the line (``errorlog._gated_rules``);
   a needle found in the masked parts gates a rule that, when it cannot read them, matches only
   in the message, where the line it was cached from held the same text (the catalog's needle
   contract, ``PatternInfo.needles``, that the prefilters rely on too).
 
 The answer kept is what ``watch`` counts (symptom and upstream of a failed request) and, for
-``classify``, the record with its time and client taken from the line it describes.
+``classify``, the record with its time and client (and a message that holds the whole line, its
+head) taken from the line it describes.
 """
 
 from __future__ import annotations
@@ -56,20 +58,25 @@ from why502.parsers.headblind import can_start_inside, lookbehind_width
 from why502.parsers.linememo import SummaryRow
 from why502.proxies.apache import _error_memo_proof as _apache_proof
 
-__all__ = ["HEAD", "ApacheMemo", "checked_regexes", "hazards"]
+__all__ = ["HEAD", "ApacheMemo", "checked_regexes", "hazards", "native_pass"]
 
 _DAYS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # the parts of the head, as the proof reads them: (regex, whether it changes from line to line);
 # [0-9], not \d: Python's \d takes any Unicode digit, which Apache never writes
 _TIME = rf"\[(?:{_DAYS}) (?:{_MONTHS}) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{{6}}"
-_FIXED = r" [0-9]{4}\] \[[A-Za-z0-9_-]{1,32}:[a-z]{1,10}[0-9]?\] \[pid [0-9]{1,10}(?::tid [0-9]{1,20})?"
+_FIXED = r" [0-9]{4}\] \[[A-Za-z0-9_-]{1,32}:[a-z]{1,10}[0-9]?"
+_PID = r"\] \[pid [0-9]{1,10}(?::tid [0-9]{1,20})?"
 _CLIENT = r"\] \[client [0-9A-Fa-f.:]{1,64}"
 HEAD = re.compile(
-    rf"(?P<time>{_TIME})(?P<fixed>{_FIXED})(?:\] \[client (?P<client>[0-9A-Fa-f.:]{{1,64}}))?\] ")
-"""httpd's default head (module doc): the time to the microsecond (masked), the year,
-``[module:level] [pid N:tid M]`` (kept in the key: a year, a handful of processes) and the client
-(masked, optional)."""
+    rf"(?P<time>{_TIME})(?P<fixed>{_FIXED})(?P<pid>{_PID})"
+    rf"(?:\] \[client (?P<client>[0-9A-Fa-f.:]{{1,64}}))?\] ")
+"""httpd's default head (module doc): the time to the microsecond (masked), the year and
+``[module:level`` (kept in the key: a year, a few modules and levels), ``] [pid N:tid M`` (masked:
+a threaded MPM -- event, Debian's default -- writes each line under one of hundreds of pid and
+tid pairs, and a key that held them saw most of a block's messages once: 1M lines of four
+processes of 25 threads read 3.4x slower than the same lines under one, BENCHMARKS.md stop 74)
+and the client (masked, optional)."""
 _TAIL = "] "
 # a whole line of HEAD's shape after the newline before it, its groups a key's parts (the fixed
 # part, the client's "] [client " or "", the message to the line's end, no "\r": ``failure``
@@ -78,9 +85,10 @@ _TAIL = "] "
 # message, which takes any rest of the line).  The leading newline, not ``^`` and re.M: a
 # literal start lets the regex engine skip to the next line (twice as fast)
 _KEYED_LINES = 2048  # lines per findall: the strings of a whole 1 MiB block's matches were ~2 MB
-_KEYED = re.compile(rf"\n{_TIME}({_FIXED})(?:(\] \[client )[0-9A-Fa-f.:]{{1,64}})?\] ([^\r\n]*)(?![^\n])")
-_NO_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False)]
-_WITH_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False), (_CLIENT, True)]
+_KEYED = re.compile(
+    rf"\n{_TIME}({_FIXED}){_PID}(?:(\] \[client )[0-9A-Fa-f.:]{{1,64}})?\] ([^\r\n]*)(?![^\n])")
+_NO_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False), (_PID, True)]
+_WITH_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False), (_PID, True), (_CLIENT, True)]
 _MEMO_MAX = 4096  # messages kept; past it the memo starts again (a log of ever new messages)
 
 # (pattern, flags, anchored): a regex classify_line runs on a whole line
@@ -432,7 +440,7 @@ def _module() -> ModuleType | None:
         return None
 
 
-def _native() -> ModuleType | None:
+def native_pass() -> ModuleType | None:
     """The native pass, unless it is turned off (``WHY502_NATIVE=0``)."""
     return None if os.environ.get("WHY502_NATIVE", "1") == "0" else _module()
 
@@ -512,23 +520,28 @@ class ApacheMemo:
     def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
         """``failures`` of a block's lines in one native pass (``_apachescan.apache_keys``: the
         keys ``_KEYED`` cuts, counted, the other lines handed back), each key's answer taken
-        once; when a key's lines must be read one by one (not kept, seen once, checks of their
-        own), the whole block is handed back for ``failures``, which knows each line's key.
+        once.  When some key's lines must be read one by one (not kept, seen once, checks of
+        their own) -- in a real log, a block mostly holds a message seen once: a path of its own
+        in ``AH00128: File does not exist`` -- a second pass (``apache_groups``, each line's key)
+        hands back only those keys' lines (``apache_back``), with the lines of no key, for
+        ``failures``: the whole block went back before, and was read line by line.
         Without the pass (not built, ``WHY502_NATIVE=0``) every line goes back."""
-        native = _native()
+        native = native_pass()
         if native is None:
             return Counter(), data
         keys, back = native.apache_keys(data)
-        entries = []
-        for key, n in keys.items():
-            entry = self._keyed(key, n)
-            if entry is None or entry.checks:
-                return Counter(), data
-            entries.append((entry, n))
+        entries = [(self._keyed(key, n), n) for key, n in keys.items()]
         out: Counter[tuple[str, str | None]] = Counter()
-        for entry, n in entries:
-            self._count(entry, n, out)
-        return out, back
+        kept = [entry is not None and not entry.checks for entry, _n in entries]
+        for (entry, n), keep in zip(entries, kept, strict=True):
+            if keep and entry is not None:
+                self._count(entry, n, out)
+        if all(kept):
+            return out, back
+        if not any(kept) or not hasattr(native, "apache_groups"):
+            return Counter(), data
+        _groups, rows, _lines = native.apache_groups(data)  # (its keys are apache_keys', in order)
+        return out, native.apache_back(data, rows, bytes(kept))
 
     def summary_of_block(self, data: bytes) -> tuple[list[SummaryRow], bytes]:
         """``LineMemo.summary_of_block``: the keys of a block's lines in one native pass
@@ -543,7 +556,7 @@ class ApacheMemo:
         does not take; without the pass every line goes back.  Before, each of these lines was
         read one at a time by the per-line path: 1M lines of a benign httpd error log 11.3 CPU-s,
         now 1.4 (BENCHMARKS.md stop 74)."""
-        native = _native()
+        native = native_pass()
         if native is None or not hasattr(native, "apache_groups"):
             return [], data
         groups, rows, _lines = native.apache_groups(data)
@@ -591,6 +604,18 @@ class ApacheMemo:
         if rec is not None and rec.status is not None:
             out[(rec.symptom, rec.upstream)] += n
 
+    def kept(self, key: tuple[str, bool, str], n: int,
+             ) -> tuple[errorlog.Classified | None, tuple[str, ...]] | None:
+        """The answer ``classify_line`` gives every line of ``key`` (found on ``n`` lines of a
+        block by the native pass): the record of the line it was learnt on (None: no record) and
+        which of its fields each line's masked parts write (``time``, ``client``, ``message``:
+        ``_retold``); None when the key's lines must be read one by one (``_keyed``: a key seen
+        once, not kept, or with checks of its own)."""
+        entry = self._keyed(key, n)
+        if entry is None or entry.checks:
+            return None
+        return entry.rec, entry.varying
+
     def _keyed(self, key: tuple[str, bool, str], n: int) -> _Entry | None:
         """The kept answer of a key ``failures`` found on ``n`` lines of a block, learnt on a line
         of that key (its time and client are masked: any of them proves the same), None: its
@@ -601,7 +626,7 @@ class ApacheMemo:
             return None
         if got is _MISSING or got is _ONCE:
             fixed, client, message = key
-            text = _head(_OTHER_TIME[0], fixed, _OTHER_CLIENT[0] if client else None) + message
+            text = _head(_OTHER_TIME[0], fixed, _OTHER_PID[0], _OTHER_CLIENT[0] if client else None) + message
             m = HEAD.match(text)
             if (m is None or m.group("fixed") != fixed or (m.group("client") is not None) != client
                     or text[m.end():] != message):
@@ -647,8 +672,9 @@ def _learn(text: str, m: re.Match[str]) -> _Entry | None:
     if checks is None:
         return None
     other_time = _OTHER_TIME[m.group("time") == _OTHER_TIME[0]]
+    other_pid = _OTHER_PID[m.group("pid") == _OTHER_PID[0]]
     other_client = None if client is None else _OTHER_CLIENT[client == _OTHER_CLIENT[0]]
-    other = _head(other_time, m.group("fixed"), other_client) + text[m.end():]
+    other = _head(other_time, m.group("fixed"), other_pid, other_client) + text[m.end():]
     om = HEAD.match(other)
     if om is None or _reads_masked(text, m, checks) or _reads_masked(other, om, checks):
         return None
@@ -670,10 +696,12 @@ _FIELDS = ("source", "symptom", "status", "time", "level", "upstream", "client",
            "host", "message", "pattern", "captures", "event", "side")
 _OTHER_TIME = ("[Sun Jan  1 00:00:00.000000", "[Mon Feb 22 11:11:11.111111")
 _OTHER_CLIENT = ("192.0.2.1:1", "198.51.100.2:2")
+# with a tid and without: a prefork MPM's head has none (the proof covers both, ``_PID``)
+_OTHER_PID = ("] [pid 7:tid 11", "] [pid 29")
 
 
-def _head(time: str, fixed: str, client: str | None) -> str:
-    return time + fixed + ("" if client is None else "] [client " + client) + _TAIL
+def _head(time: str, fixed: str, pid: str, client: str | None) -> str:
+    return time + fixed + pid + ("" if client is None else "] [client " + client) + _TAIL
 
 
 def _retold(rec: errorlog.Classified, varying: tuple[str, ...], m: re.Match[str]) -> errorlog.Classified:
