@@ -320,7 +320,8 @@ class Hooks:
     #: them one by one (a Boolean mask as long as ``lines``; None: none), and those records
     #: (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; a line read as nothing has none)
     #: -- HAProxy's session lines by group
-    #: (``proxies.haproxy.classifyfold.known_lines``) --, handed to the per-line path of
+    #: (``proxies.haproxy.classifyfold.known_lines``), httpd's error lines read as nothing by key
+    #: (``proxies.apache.known.known_lines``) --, handed to the per-line path of
     #: ``classify``/``diagnose`` by the registry (``parsers.linememo.known``); "": none
     classify_known: str = ""
     #: app.classify: ``(lines: bytes, marks: bytes, first_line: int, file_json: bytes, since: str |

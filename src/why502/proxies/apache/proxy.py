@@ -55,6 +55,7 @@ class Apache(BaseProxy):
                           sbin=("/usr/sbin/apache2", "/usr/sbin/httpd"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   line_memo="why502.proxies.apache.error_memo:ApacheMemo",
+                  classify_known="why502.proxies.apache.known:known_lines",
                   lint_rules="why502.proxies.apache.lint",
                   lint_input="why502.proxies.apache.lint:LINT",
                   fix_service="why502.proxies.apache.fix:Apache",
