@@ -256,6 +256,10 @@ def jsonl_block(data: bytes, marks: bytes, first_line: int, file_json: bytes, si
         return None
     cutoff = since.encode("ascii") if since else None
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, cutoff, True)  # a row a line, as marks
+    if not groups and cutoff is None:  # no session line (another program's log: Apache's): it
+        # would write none and hand every row back, which the caller renumbered in Python (with
+        # --since, a batch of session lines all before it has no group either: the pass drops them)
+        return None
     decided = [_WRITINGS.of(key, partial(_writing, native, key, line, year))
                for key, _n, line, _least, _most in groups]
     got: tuple[bytes, bytes, bytes, bytes, int] = native.session_jsonl(data, rows, decided, marks, first_line,
