@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '9205ccb09e4fde65fab906081e9b26a3a3b95a6a61f05cffec22d1e344e61091'
+DIGEST = '0159c58e571c6812d7e7ea2bff2b4bd3f57ea22b6ac78085787014661e6896bb'
 NO_CLIENT: Any = (
     (
         ('envoy-tls', ()),

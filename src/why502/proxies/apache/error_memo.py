@@ -15,11 +15,14 @@ exact cache only if nothing ``classify_line`` asks can read them.  That is prove
   rules and ``unless``, the heads of the other programs, the nginx head found in the middle, the
   wrappers, the session tails, ``normalize``'s repairs) is run through ``headblind.
   can_start_inside`` against the head below: one that cannot read the time, the pid and tid or the
-  client answers the same for every line of a key.  Those that can are few (rules finding ``502`` and the like
-  before ``] Bad Gateway``: a client port ``:502`` or a tid); a line holding a needle of one of
-  those rules goes the slow way, where the rule could read it (``_hazard_needles``), and a regex
-  with no needle that can read the head sends every line the slow way (none today:
-  ``tests/classify/test_apache_fast.py`` fails when a catalog change adds one, or slows the path);
+  client answers the same for every line of a key.  Those that can are rules finding ``502`` and
+  the like before ``] Bad Gateway`` (a client port, pid or tid of ``502``: 43-44 of the rules,
+  ``_error_memo_proof.py``); a line holding a needle of one of those rules goes the slow way,
+  where the rule could read it (``_Plan.line_checks``); a regex asked of every line that can
+  read the head sends the lines of a message that can complete its match the slow way (nginx's
+  headless key, ``[^ ]+ could not be resolved``, after a pid or a client), and one that can end
+  inside the head every line (none today: ``tests/classify/test_apache_fast.py`` fails when a
+  catalog change adds one, or slows the path);
 * the steps that are not regexes were read for it: ``wrappers.unwrap`` peels nothing from a line
   that starts ``[Day`` (its prefixes start with ``{``, ``"``, a digit, ``<``, a capital, a word,
   ``[`` and a digit or ``kernel``); Apache's own head (``heads.toml`` ``apache-error``) takes the
@@ -618,7 +621,7 @@ class ApacheMemo:
 
     def _keyed(self, key: tuple[str, bool, str], n: int) -> _Entry | None:
         """The kept answer of a key ``failures`` found on ``n`` lines of a block, learnt on a line
-        of that key (its time and client are masked: any of them proves the same), None: its
+        of that key (its time, pid and client are masked: any of them proves the same), None: its
         lines are read one by one (``_entry`` decides; a key seen on one line only is left to it,
         as a message seen once is)."""
         got = self._memo.get(key, _MISSING)
