@@ -113,12 +113,18 @@ def _nginx_benign(rng: random.Random, n: int) -> str:
             "keepalive connection\n")
 
 
-def _apache(rng: random.Random, n: int, dense: bool = False) -> str:
+def _apache(rng: random.Random, n: int, dense: bool = False, threaded: bool = False) -> str:
+    # ``threaded``: as the event MPM (Debian's default) writes it, 4 processes of 25 threads, and
+    # one line in ~2,000 a request for a path of its own (a message seen once)
+    pid = f"{31985 + n % 4}:tid {31992 + n % 25}" if threaded else "31985:tid 31992"
     if dense or rng.random() < 0.05:
-        return (f"[Mon Nov 23 09:32:33.986462 2026] [proxy:error] [pid 31985:tid 31992] (111)Connection "
+        return (f"[Mon Nov 23 09:32:33.986462 2026] [proxy:error] [pid {pid}] (111)Connection "
                 f"refused: AH00957: http: attempt to connect to 10.0.0.{n % 4 + 1}:8080 "
                 f"(10.0.0.{n % 4 + 1}:8080) failed\n")
-    return (f"[Mon Nov 23 09:32:33.986462 2026] [ssl:info] [pid 31985:tid 31992] [client "
+    if threaded and rng.random() < 0.0005:
+        return (f"[Mon Nov 23 09:32:33.986462 2026] [core:info] [pid {pid}] [client 10.1.{n % 250}.9:"
+                f"{40000 + n % 20000}] AH00128: File does not exist: /var/www/html/wp-{n}.php\n")
+    return (f"[Mon Nov 23 09:32:33.986462 2026] [ssl:info] [pid {pid}] [client "
             f"10.1.{n % 250}.{n % 200}:{40000 + n % 20000}] AH01964: Connection to child {n % 50} "
             "established (server shop:443)\n")
 
@@ -373,6 +379,7 @@ def family_inputs(tmp: Path, family: str) -> tuple[Path, list[str], str]:
 SHAPES: dict[tuple[str, str], Any] = {
     ("nginx-error", "dense"): _nginx_error, ("nginx-error", "benign"): _nginx_benign,
     ("apache", "dense"): lambda rng, n: _apache(rng, n, dense=True), ("apache", "benign"): _apache,
+    ("apache", "threaded"): lambda rng, n: _apache(rng, n, threaded=True),
     # the edge families: gen_lb_logs' failure-dense mix (bench/lb_bench.py's lines)
     **{(fam, "dense"): _edge(make, dense=True) for fam, make in
        (("alb", gen_lb_logs.alb), ("cloudflare", gen_lb_logs.cloudflare),
@@ -583,9 +590,11 @@ def main() -> int:
                     help="rotate the followed file when it passes this size (renamed to .1, a "
                          "new one created, as logrotate's 'create'): long runs on bounded disk, "
                          "and the followers' rotation handling under load (0: never)")
-    ap.add_argument("--shape", choices=["dense", "benign"],
+    ap.add_argument("--shape", choices=["dense", "benign", "threaded"],
                     help="nginx-error and apache: every line a failure, or 5 %% failures among "
-                         "lines that are none (default: nginx-error dense, apache benign); alb, "
+                         "lines that are none (default: nginx-error dense, apache benign; apache "
+                         "threaded: benign under 4 pids x 25 tids, one line in ~2,000 a message "
+                         "seen once, as an event MPM's log); alb, "
                          "cloudflare, envoy-json: dense is gen_lb_logs' mix (a quarter fail), "
                          "the default 5 %% failures")
     ap.add_argument("--live", type=int, default=1,
