@@ -138,8 +138,8 @@ def test_a_block_counts_each_key_once_per_line_and_hands_the_rest_back_in_order(
 
 @pytest.mark.parametrize("native", ["0", "1"])
 def test_the_counter_counts_what_each_line_alone_counts(native: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of repeated keys (the pass answers them) and blocks with a key seen once (its lines
-    back whole), among lines of other programs: the counts of ``count_per_line``."""
+    """Blocks of repeated keys (the pass answers them) and blocks with a key seen once (the lines
+    of that key handed back), among lines of other programs: the counts of ``count_per_line``."""
     monkeypatch.setenv("WHY502_NATIVE", native)
     rnd = random.Random(5)
     dense = [ln for ln in APACHE for _ in range(3)]
