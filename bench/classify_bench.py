@@ -232,6 +232,11 @@ def generate_apache(path: Path, lines: int, seed: int = 502, shape: str = "apach
             out.write("\n".join(chunk) + "\n")
 
 
+def _needle(shape: str) -> str:
+    """What ``grep -c`` counts in a log of ``shape``: Apache's proxy errors, nginx's upstream lines."""
+    return "proxy:error" if shape in APACHE_SHAPES else "upstream"
+
+
 def generate(path: Path, lines: int, seed: int = 502, shape: str = "mixed") -> None:
     """Write ``lines`` lines of ``shape`` (SHAPES or APACHE_SHAPES), deterministic for a given seed."""
     if shape in APACHE_SHAPES:
@@ -333,8 +338,7 @@ def _run_shape(path: Path, n: int, shape: str, jsonl: bool, engine: str, grep: b
                     "jsonl_cpu_s": round(j_cpu, 2), "jsonl_rss_mb": round(j_rss / 1024, 1)})
     if not grep:
         return row
-    needle = "proxy:error" if shape.startswith("apache") else "upstream"
-    grep_wall, grep_cpu, grep_rss, _, grep_out = measure(["grep", "-c", needle, str(path)], env=env)
+    grep_wall, grep_cpu, grep_rss, _, grep_out = measure(["grep", "-c", _needle(shape), str(path)], env=env)
     row.update({"grep_s": round(grep_wall, 2), "grep_lines_per_s": round(n / grep_wall),
                 "grep_cpu_s": round(grep_cpu, 2), "grep_rss_mb": round(grep_rss, 1),
                 "grep_count": int(grep_out.strip() or 0)})
@@ -356,8 +360,7 @@ def _print_table(results: list[dict[str, object]]) -> None:
                   f"{r['jsonl_lines_per_s']:,} | "
                   f"{r['jsonl_cpu_s']} s | - | {r['jsonl_rss_mb']} MiB | one object per recognised line |")
         if r.get("grep_s") is not None:
-            needle = "proxy:error" if str(r["shape"]).startswith("apache") else "upstream"
-            print(f"{head} `LC_ALL=C grep -c {needle}` | {r['grep_s']} s | {r['grep_lines_per_s']:,} | "
+            print(f"{head} `LC_ALL=C grep -c {_needle(str(r['shape']))}` | {r['grep_s']} s | {r['grep_lines_per_s']:,} | "
                   f"{r['grep_cpu_s']} s | - | {r['grep_rss_mb']} MiB | {r['grep_count']:,} lines match |")
     print(f"load average before each run: {', '.join(str(r['load_before']) for r in results)} (2 cores)")
 

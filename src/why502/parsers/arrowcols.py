@@ -40,6 +40,16 @@ def joined_bytes(lines: pl.Series) -> bytes:
     return bytes(lines.str.join("\n").cast(pl.Binary).item() or b"")
 
 
+def group_flags(flags: list[bool], group: pl.Series) -> pl.Series:
+    """Each line's flag of its group, from a native pass's group of each line (``group``: int,
+    -1 a line it did not take, whose flag is False): ``flags`` with a False appended, gathered at
+    ``(g + n + 1) mod (n + 1)`` -- -1 lands on the appended slot -- with no hash table (a
+    ``replace`` would build one).  The finders' masks of the lines they read (HAProxy's session
+    groups, Apache's keys)."""
+    slots = len(flags) + 1
+    return pl.Series([*flags, False], dtype=pl.Boolean).gather((group + slots) % slots)
+
+
 def native_on() -> bool:
     """Whether the native passes may run (``WHY502_NATIVE=0`` turns every one off: the polars
     readers then do everything, for comparison and tests)."""

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '0159c58e571c6812d7e7ea2bff2b4bd3f57ea22b6ac78085787014661e6896bb'
+DIGEST = '0baedb417fca9b387d9f54e62782a9e4334ca447ab453dcbd2863ac8f698b9cc'
 NO_CLIENT: Any = (
     (
         ('envoy-tls', ()),

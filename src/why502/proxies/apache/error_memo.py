@@ -502,12 +502,12 @@ class ApacheMemo:
             keys.update(_KEYED.findall("\n" + "\n".join(lines[k:k + _KEYED_LINES])))  # (the RSS)
         for (fixed, client, message), n in keys.items():
             key = (fixed, bool(client), message)
-            entry = self._keyed(key, n)
-            if entry is None or entry.checks:
+            answer = self.kept(key, n)
+            if answer is None:
                 slow.add(key)
                 continue
             taken += n
-            self._count(entry, n, out)
+            self._count(answer[0], n, out)
         if taken == len(lines):
             return out
         for line in lines:
@@ -533,18 +533,19 @@ class ApacheMemo:
         if native is None:
             return Counter(), data
         keys, back = native.apache_keys(data)
-        entries = [(self._keyed(key, n), n) for key, n in keys.items()]
         out: Counter[tuple[str, str | None]] = Counter()
-        kept = [entry is not None and not entry.checks for entry, _n in entries]
-        for (entry, n), keep in zip(entries, kept, strict=True):
-            if keep and entry is not None:
-                self._count(entry, n, out)
-        if all(kept):
+        usable = []
+        for key, n in keys.items():
+            got = self.kept(key, n)
+            usable.append(got is not None)
+            if got is not None:
+                self._count(got[0], n, out)
+        if all(usable):
             return out, back
-        if not any(kept) or not hasattr(native, "apache_groups"):
+        if not any(usable) or not hasattr(native, "apache_groups"):
             return Counter(), data
         _groups, rows, _lines = native.apache_groups(data)  # (its keys are apache_keys', in order)
-        return out, native.apache_back(data, rows, bytes(kept))
+        return out, native.apache_back(data, rows, bytes(usable))
 
     def summary_of_block(self, data: bytes) -> tuple[list[SummaryRow], bytes]:
         """``LineMemo.summary_of_block``: the keys of a block's lines in one native pass
@@ -567,14 +568,14 @@ class ApacheMemo:
         out: list[SummaryRow] = []
         nginx = patterns.families().phrase
         for k, (key, n, least, most) in enumerate(groups):
-            entry = self._keyed(key, n)
-            if entry is None or entry.checks or (entry.rec is not None and entry.rec.source == nginx):
+            got = self.kept(key, n)
+            if got is None or (got[0] is not None and got[0].source == nginx):
                 continue
             want[k] = 1
             self.hits += n
-            rec = entry.rec
+            rec, varying = got
             if rec is not None:
-                first, last = (least, most) if "time" in entry.varying else (rec.time, rec.time)
+                first, last = (least, most) if "time" in varying else (rec.time, rec.time)
                 out.append((rec.symptom, rec.status, rec.source, rec.upstream, n, first, last))
         if not any(want):
             return [], data
@@ -599,11 +600,10 @@ class ApacheMemo:
         ``kubectl logs --prefix`` (``[pod/``) or dmesg's stamp (``[ 12.3]``)."""
         return data[:1] == b"[" and data[1:2] in (b"M", b"T", b"W", b"F", b"S")
 
-    def _count(self, entry: _Entry, n: int, out: Counter[tuple[str, str | None]]) -> None:
-        """``n`` lines of a key answered by its kept ``entry``: a failed request's (symptom,
-        upstream) counted in ``out``."""
+    def _count(self, rec: errorlog.Classified | None, n: int, out: Counter[tuple[str, str | None]]) -> None:
+        """``n`` lines of a key answered by its kept record ``rec`` (None: none): a failed
+        request's (symptom, upstream) counted in ``out``."""
         self.hits += n
-        rec = entry.rec
         if rec is not None and rec.status is not None:
             out[(rec.symptom, rec.upstream)] += n
 

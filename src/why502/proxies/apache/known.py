@@ -22,6 +22,7 @@ from __future__ import annotations
 import array
 from typing import TYPE_CHECKING
 
+from why502.parsers import heads
 from why502.proxies.apache.error_memo import ApacheMemo, native_pass
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["known_lines"]
 
 _memo: ApacheMemo | None = None  # the keys' answers, kept from batch to batch of one process
-_MONTHS = {m: f"{k:02d}" for k, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+# a month's name as ``heads._ctime_time`` writes it (its own table), for the same conversion in polars
+_MONTHS = {m: f"{k:02d}" for m, k in heads._MONTHS.items()}
 # the client of a line the pass cut with one: after the time, "[module:level" and "[pid ...",
 # none of which holds a "]" (error_memo.HEAD), the first "] [client ADDR] "
 _CLIENT = r"^\[[^\]]*\] \[[^\]]*\] \[pid [^\]]*\] \[client ([0-9A-Fa-f.:]{1,64})\] "
@@ -52,7 +53,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
         return None, None
     import polars as pl  # (the per-line paths have it loaded)
 
-    from why502.parsers.arrowcols import joined_bytes
+    from why502.parsers.arrowcols import group_flags, joined_bytes
 
     if not lines.str.starts_with("[").any():
         return None, None  # no line can be httpd's (another program's log): no copy, no pass
@@ -73,18 +74,14 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
             records.append((k, got[0], got[1]))
     if not any(taken):
         return None, None
-    # each line's key (-1: a line the pass does not take) -> the last slot, False:
-    # (g + n + 1) mod (n + 1), a gather with no hash table
-    slots = len(taken) + 1
-    group = pl.Series("group", array.array("i", rows), dtype=pl.Int32)
-    at = (group + slots) % slots
-    mask = pl.Series([*taken, False], dtype=pl.Boolean).gather(at).alias("taken")
+    group = pl.Series("group", array.array("i", rows), dtype=pl.Int32)  # each line's key, -1: none
+    mask = group_flags(taken, group).alias("taken")
     if not records:
         return mask, None
-    return mask, _records(lines, group, at, slots, records)
+    return mask, _records(lines, group, len(taken), records)
 
 
-def _records(lines: pl.Series, group: pl.Series, at: pl.Series, slots: int,
+def _records(lines: pl.Series, group: pl.Series, keys: int,
              records: list[tuple[int, Classified, tuple[str, ...]]]) -> pl.DataFrame:
     """The records of the lines of the keys in ``records`` (each its kept record and the fields
     each line's head writes): the record's fields, with each line's time (``heads._ctime_time``
@@ -92,12 +89,13 @@ def _records(lines: pl.Series, group: pl.Series, at: pl.Series, slots: int,
     kept line's where they are among those fields (``_retold``)."""
     import polars as pl
 
+    from why502.parsers.arrowcols import group_flags
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
 
-    has = [False] * slots
+    has = [False] * keys  # (of the ``keys`` keys, those with a record)
     for k, _rec, _own in records:
         has[k] = True
-    wanted = pl.Series(has, dtype=pl.Boolean).gather(at)
+    wanted = group_flags(has, group)
     line = pl.col("line")
     own = pl.DataFrame({"idx": pl.int_range(0, lines.len(), dtype=pl.UInt32, eager=True),
                         "group": group, "line": lines}).filter(wanted).select(

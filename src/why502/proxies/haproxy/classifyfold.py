@@ -151,7 +151,7 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
     import polars as pl  # (the per-line paths have it loaded; watch's agent never calls this)
 
     from why502.parsers.arrowcols import frame as arrow_frame
-    from why502.parsers.arrowcols import joined_bytes
+    from why502.parsers.arrowcols import group_flags, joined_bytes
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
 
     data = joined_bytes(lines.fill_null(""))
@@ -163,11 +163,8 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
     sc, ac, _count, back, _text = native.session_failed(data, rows, want)
     del data, _text  # (a batch's copy: gone before the records are built)
     of_line = array.array("i", rows)  # each line's group (-1: not a session line the pass took)
-    agreed = pl.Series([agrees for _got, agrees in decided] + [False], dtype=pl.Boolean)
     group = pl.Series("group", of_line, dtype=pl.Int32)
-    # -1 (no group) -> the last slot, False: (g + n + 1) mod (n + 1), no hash table (``replace``)
-    slots = len(decided) + 1
-    mask = agreed.gather((group + slots) % slots).alias("taken")
+    mask = group_flags([agrees for _got, agrees in decided], group).alias("taken")
     read = mask if mask.any() else None
     cols = arrow_frame(sc, ac)
     unread = [i for i in array.array("I", back) if of_line[i] >= 0 and want[of_line[i]]]
