@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from why502.findings import results
+    from why502.proxies import ClassifyFold, ClassifyJsonl
 
 # polars (and ``parsers.errorlog_batch``, the polars engine) are imported by the functions that
 # use them: a summary the native scanner serves alone never needs them, and polars' import is
@@ -416,7 +417,11 @@ def _summarize_native(
 
     def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
         try:
-            count, exact = scanners.get().summarize(chunk.data, since)
+            whole = _fold_reads(folds, chunk.data, since_stamp)
+            if whole is None:
+                count, exact = scanners.get().summarize(chunk.data, since)
+            else:  # a proxy's log (HAProxy's): its fold reads the whole batch first
+                count, exact = newlines(whole) + 1, whole
         finally:
             chunk.data.release()
             buffers.give(chunk.buffer)
@@ -439,6 +444,31 @@ def _summarize_native(
         if agg is not None:
             summary.add_aggregate(agg)
     _fold_native_groups(summary, book, scanners)
+
+
+_HEAD_PEEK = 1 << 14  # the bytes of a batch ``_fold_reads`` looks for its first line in
+
+
+def _fold_reads(folds: Sequence[ClassifyFold], data: memoryview, since: str | None) -> bytes | None:
+    """The batch's bytes when a proxy's fold (``Hooks.classify_fold``) reads its first line (it
+    hands none of it back) and the nginx scanner would hand every line of it back untouched (it
+    is ASCII, with no CR), else None.  Then the batch is that proxy's log (HAProxy's: every line
+    a session line), and the summary hands the folds the whole batch, not the lines the scanner
+    hands back -- every line of it, after a pass that read each (~0.8 CPU-s per 1M HAProxy lines,
+    a quarter of the command's: BENCHMARKS.md, stop 76).  The same counts either way: the
+    scanner counts no such line, and the lines no fold takes go to the per-line path either
+    way.  (A copy of the batch: the folds keep no view of a buffer handed back.)"""
+    if not folds:
+        return None
+    peek = bytes(data[:_HEAD_PEEK])
+    end = peek.find(b"\n")
+    if end < 0 and len(data) > len(peek):
+        return None  # a first line longer than the peek: the scanner's turn
+    line = peek if end < 0 else peek[:end]
+    if not line or not any(not fold(line, since)[1] for fold in folds):
+        return None
+    whole = bytes(data)
+    return whole if whole.isascii() and b"\r" not in whole else None
 
 
 def _with_rows(agg: pl.DataFrame | None, rows: list[tuple[Any, ...]]) -> pl.DataFrame:
@@ -522,8 +552,12 @@ def jsonl_paths(
     book = errorlog_native.RuleBook()
     scanners = errorlog_native.ThreadScanners(book)
     since_raw = errorlog_native.engine_since(_since_iso(cutoff))
+    since_iso = cutoff.isoformat(timespec="seconds") if cutoff is not None else None  # filter_since's
     stamp_year = dt.date.today().year
     file_json: dict[str, bytes] = {}
+    from why502.proxies import classify_jsonls
+
+    writers = classify_jsonls()
 
     def work(item: tuple[ByteBatch, int]) -> tuple[bytes, int]:
         chunk, first_line = item
@@ -531,8 +565,13 @@ def jsonl_paths(
         if fj is None:  # the path as polars writes it (its escaping), C1 controls escaped
             fj = file_json[chunk.path] = json_inert(
                 pl.DataFrame({"file": [chunk.path]}).write_ndjson())[len('{"file":'):-2].encode("utf-8")
-        out, _, failures, exact, marks = scanners.get().records(
-            chunk.data, first_line, fj, since_raw, chunk.data.isascii())
+        ascii = chunk.data.isascii()
+        if writers and ascii and b"\r" not in chunk.data and _writer_reads(
+                writers, _head_line(chunk.data), first_line, fj, since_iso, stamp_year):
+            lines = chunk.data[:-1] if chunk.data.endswith(b"\n") else chunk.data
+            return _splice_exact(b"", lines, _unplaced(newlines(lines) + 1), chunk.path, first_line,
+                                 stamp_year, cutoff, 0, fj)
+        out, _, failures, exact, marks = scanners.get().records(chunk.data, first_line, fj, since_raw, ascii)
         if exact is None:
             return out, failures
         return _splice_exact(out, exact, marks, chunk.path, first_line, stamp_year, cutoff, failures, fj)
@@ -543,6 +582,39 @@ def jsonl_paths(
 
     numbered = _numbered(files, batch_bytes or NATIVE_BATCH_BYTES, tolerate)
     yield from _run(numbered, seen, NATIVE_WORKERS, work)
+
+
+def _head_line(data: bytes) -> bytes:
+    """The first line of a batch (a line is cut at its newline)."""
+    end = data.find(b"\n")
+    return data if end < 0 else data[:end]
+
+
+def _writer_reads(writers: Sequence[ClassifyJsonl], line: bytes, first_line: int, file_json: bytes,
+                  since: str | None, year: int) -> bool:
+    """Whether a proxy's jsonl writer (``Hooks.classify_jsonl``) takes ``line``, a batch's first
+    line: hands no row of it back.  Then the batch is that proxy's log (HAProxy's: every line a
+    session line), and ``jsonl_paths`` hands the writers the whole batch first, not the lines the
+    nginx scanner hands back -- which were every line of it, after a pass that read each
+    (~0.8 CPU-s per 1M HAProxy lines, a quarter of the command's: BENCHMARKS.md, stop 76).
+    The same records either way: the scanner reads no such line (it hands it back untouched,
+    as an exact line), and the lines no writer takes go to the per-line path either way."""
+    for write in writers if line else ():
+        got = write(line, _ONE_PLACE, first_line, file_json, since, year)
+        if got is not None and not got[2]:
+            return True
+    return False
+
+
+_ONE_PLACE = array.array("q", (0, 0)).tobytes()  # a mark: line 0 of a batch, its records at offset 0
+
+
+def _unplaced(lines: int) -> bytes:
+    """``_splice_exact``'s marks of a batch of ``lines`` lines none of which the scanner read:
+    each line's index, and offset 0 in its (empty) output."""
+    marks = array.array("q", bytes(16 * lines))
+    marks[0::2] = array.array("q", range(lines))
+    return marks.tobytes()
 
 
 def _numbered(files: Sequence[Path | str], batch_bytes: int, tolerate: Tolerate | None,
