@@ -23,6 +23,7 @@ from tests.watch.test_apache_keyed import _bent, _edits, bent_lines
 from tests.watch.test_watch_errorscan import APACHE
 from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
+from why502.parsers.linememo import joiner
 from why502.proxies.apache import known
 from why502.proxies.apache.error_memo import _module
 
@@ -42,7 +43,7 @@ def _check(lines: list[str]) -> int:
     """``known_lines`` of ``lines`` against ``classify_line`` of each: the lines taken, and the
     records of those with one; the number taken."""
     series = pl.Series("line", lines, dtype=pl.String)
-    mask, records = known.known_lines(series, 2026)
+    mask, records = known.known_lines(series, 2026, joiner(series))
     if mask is None:
         assert records is None
         return 0
@@ -91,7 +92,7 @@ def test_a_key_seen_once_and_a_line_of_no_key_are_left() -> None:
     once = _bent(msg="AH01102: error reading status line from remote server 10.0.0.3:1")
     twice = _bent(msg="AH01102: error reading status line from remote server 10.0.0.4:1")
     series = pl.Series("line", [once, twice, "not httpd", twice], dtype=pl.String)
-    mask, records = known.known_lines(series, 2026)
+    mask, records = known.known_lines(series, 2026, joiner(series))
     assert mask is not None and mask.to_list() == [False, True, False, True]
     assert records is not None and records.get_column("idx").to_list() == [1, 3]
 

@@ -623,19 +623,59 @@ def test_jsonl_block_counts_an_empty_last_line_as_the_marks_do() -> None:
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_the_finders_read_the_callers_bytes_only_when_they_are_the_lines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``classify_series(joined=...)``: the finders read the batch's bytes the caller hands over,
+    joining nothing themselves -- unless a line was changed (a CR stripped, a frame peeled) or
+    the bytes are not the lines' length; the records are the same either way."""
+    import polars as pl
+
+    from why502.parsers import arrowcols
+    from why502.parsers.errorlog_batch import classify_series
+
+    lines = [_line(be=f"b{k % 3}", ts=STATES[k % len(STATES)], status=STATUSES[k % len(STATUSES)])
+             for k in range(300)] + bent_lines()[:200]
+    series = pl.Series(lines)
+    data = "\n".join(lines).encode()
+    expected = classify_series(series, year=2026)
+    assert expected.height >= 100
+    joins: list[int] = []
+    real = arrowcols.joined_bytes
+    monkeypatch.setattr(arrowcols, "joined_bytes", lambda s: joins.append(s.len()) or real(s))
+    assert classify_series(series, year=2026, may_have_cr=False, joined=data).equals(expected)
+    assert joins == []  # the caller's bytes, read as they are
+    for may_have_cr, given in ((True, data), (False, data + b"x"), (False, data[:-1])):
+        assert classify_series(series, year=2026, may_have_cr=may_have_cr, joined=given).equals(expected)
+        assert joins and joins[-1] == series.len()  # not those bytes: the lines joined instead
+        joins.clear()
+    # nginx's lines behind kubectl's stamp among them, peeled to the lines inside: not the bytes'
+    nginx = [ln for ln in real_lines() if ln[:4].isdigit() and ln[4:5] == "/"][:50]
+    mixed = lines + [f"2026-11-21T10:00:00.123456789Z {ln}" for ln in nginx]
+    framed = pl.Series(mixed)
+    expected = classify_series(framed, year=2026)
+    assert expected.filter(pl.col("source") == "nginx").height >= 20
+    joins.clear()
+    given = "\n".join(mixed).encode()
+    assert classify_series(framed, year=2026, may_have_cr=False, joined=given).equals(expected)
+    assert joins == [framed.len()]
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
 def test_known_lines_reads_nothing_of_lines_that_hold_a_newline() -> None:
     """``known_lines`` joins its lines by newlines for the pass: a line holding one (the readers
     never give such) would shift every row after it, so none is taken, and the per-line path
     reads them all."""
     import polars as pl
 
+    from why502.parsers.linememo import joiner
     from why502.proxies.haproxy.classifyfold import known_lines
 
     line = _line(ts="sH--", status="504")
-    taken, records = known_lines(pl.Series([line, line]), 2026)
+    plain, bent = pl.Series([line, line]), pl.Series([line, "a\nb", line])
+    taken, records = known_lines(plain, 2026, joiner(plain))
     assert taken is not None and taken.to_list() == [True, True]
     assert records is not None and records.height == 2
-    assert known_lines(pl.Series([line, "a\nb", line]), 2026) == (None, None)
+    assert known_lines(bent, 2026, joiner(bent)) == (None, None)
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")

@@ -72,7 +72,7 @@ def empty_frame() -> pl.DataFrame:
 
 def classify_series(
     lines: pl.Series, year: int = 1970, fields: Iterable[str] = errorlog.FIELD_NAMES,
-    may_have_cr: bool = True,
+    may_have_cr: bool = True, joined: bytes | memoryview | None = None,
 ) -> pl.DataFrame:
     """Classify every line of ``lines``; return the recognised ones.
 
@@ -86,6 +86,9 @@ def classify_series(
     the nginx lines inside them where ``errorlog_peel.peel`` is certain of them.
     ``may_have_cr=False``: the caller knows no line holds a CR (its bytes have none), so the
     lines' ends need no strip (a copy of every line: ~0.2 CPU-s per 1M HAProxy lines).
+    ``joined``: the bytes the caller split into ``lines`` at their newlines, which the proxies'
+    finders read (``linememo.known``) when no line was changed here (no CR stripped, no frame
+    peeled) and their length is the lines' -- else the finders join the lines themselves.
     """
     if lines.len() == 0:
         return empty_frame()
@@ -99,7 +102,9 @@ def classify_series(
     # with their records, unless the batch is nginx's; the regexes below then run over the other
     # lines only (over a 1M-line HAProxy log they were ~1.1 CPU-s of diagnose's 5.6, for lines
     # the finder took anyway).  Either order gives each line the same record (``_known_first``)
-    found, taken = _known_first(text, year) if not _ENGINE_FIRST.match(str(text[0])) else ([], None)
+    if joined is not None and (may_have_cr or text is not raw or len(joined) != _joined_len(raw)):
+        joined = None  # not the bytes of these lines
+    found, taken = _known_first(text, year, joined) if not _ENGINE_FIRST.match(str(text[0])) else ([], None)
     base = pl.DataFrame({"line": text}).with_row_index("idx")
     if taken is not None:
         base = base.filter(~taken)
@@ -213,14 +218,20 @@ def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
 _ENGINE_FIRST = re.compile(errorlog.ENGINE_HEAD_PREFIX)
 
 
-def _known_first(text: pl.Series, year: int) -> tuple[list[pl.DataFrame], pl.Series | None]:
+def _joined_len(lines: pl.Series) -> int:
+    """The length of ``lines``' UTF-8 bytes joined by newlines."""
+    return int(lines.str.len_bytes().sum() or 0) + lines.len() - 1
+
+
+def _known_first(text: pl.Series, year: int, joined: bytes | memoryview | None = None,
+                 ) -> tuple[list[pl.DataFrame], pl.Series | None]:
     """The records of the lines of ``text`` a proxy's finder reads (``parsers.linememo.known``:
     HAProxy's session lines by group, the records ``classify_line`` gives them), and which lines
     it took (None: it took none).  No line a finder takes is an nginx engine line (a session line
     starts with a syslog head or a client, never ``yyyy/mm/dd``), and a line it takes whose group
     ``classify_line`` reads as nothing has no record, as the prefilter's lines had none: so
     reading them before the regexes gives each line the record it had after them."""
-    taken, found = known(text, year)
+    taken, found = known(text, year, joined)
     if taken is None:
         return found, None
     return [f.with_columns(pl.col("idx").cast(pl.UInt32)) for f in found], taken

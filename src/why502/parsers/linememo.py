@@ -90,9 +90,12 @@ class PlainMemo:
 
 _maker: Callable[[], LineMemo] | None = None
 _shared: LineMemo | None = None
-#: a proxy's finder (``Hooks.classify_known``): (lines, year) -> (which lines it read, a Boolean
-#: mask as long as ``lines``, or None: none; their records)
-Finder = Callable[["pl.Series", int], "tuple[pl.Series | None, pl.DataFrame | None]"]
+#: the lines a finder is given, joined by newlines as the UTF-8 bytes a native pass reads: made
+#: at most once per batch for all finders, or the caller's (``known``)
+Joined = Callable[[], "bytes | memoryview"]
+#: a proxy's finder (``Hooks.classify_known``): (lines, year, the lines joined) -> (which lines it
+#: read, a Boolean mask as long as ``lines``, or None: none; their records)
+Finder = Callable[["pl.Series", int, Joined], "tuple[pl.Series | None, pl.DataFrame | None]"]
 
 _known_paths: tuple[str, ...] = ()
 _known: list[Finder] | None = None
@@ -127,14 +130,18 @@ def install_known(paths: tuple[str, ...], resolve: Callable[[str], object]) -> N
     _known_paths, _known, _resolve = paths, None, resolve
 
 
-def known(lines: pl.Series, year: int) -> tuple[pl.Series | None, list[pl.DataFrame]]:
+def known(lines: pl.Series, year: int, joined: bytes | memoryview | None = None,
+          ) -> tuple[pl.Series | None, list[pl.DataFrame]]:
     """Which lines of ``lines`` (strings, no newline in any) a proxy's finder read without the
     per-line recogniser (a Boolean mask as long as ``lines``; None: none), and the records
     ``classify_line(line, year)`` gives them (frames of ``errorlog_batch.OUTPUT_SCHEMA``, ``idx``
     the position; a line read as nothing has none): the per-line path reads the other lines,
     the same records.  None found when no proxy declares a finder.  A mask, not positions: the
     callers filter by it, and a 1M-line log's positions as Python ints, sorted and scattered
-    back, were ~0.4 CPU-s of HAProxy's ``diagnose`` (BENCHMARKS.md, stop 74)."""
+    back, were ~0.4 CPU-s of HAProxy's ``diagnose`` (BENCHMARKS.md, stop 74).
+    ``joined``: ``lines`` joined by newlines, when the caller has those bytes (the batch it split
+    into ``lines``); else they are joined once, when a finder first asks (each finder joined
+    them itself: ~0.3 CPU-s per 1M HAProxy lines, BENCHMARKS.md stop 76)."""
     global _known
     if not _known_paths or not lines.len():
         return None, []
@@ -143,10 +150,26 @@ def known(lines: pl.Series, year: int) -> tuple[pl.Series | None, list[pl.DataFr
         _known = [cast("Finder", _resolve(p)) for p in _known_paths]
     taken: pl.Series | None = None
     records: list[pl.DataFrame] = []
+    join = joiner(lines, joined)
     for finder in _known:
-        found, got = finder(lines, year)
+        found, got = finder(lines, year, join)
         if found is not None:
             taken = found if taken is None else taken | found
         if got is not None and got.height:
             records.append(got)
     return taken, records
+
+
+def joiner(lines: pl.Series, joined: bytes | memoryview | None = None) -> Joined:
+    """The finders' ``Joined`` of ``lines``: ``joined`` when given, else the lines joined by
+    newlines (``arrowcols.joined_bytes``, nulls as empty lines) the first time it is called."""
+    made: list[bytes | memoryview] = [joined] if joined is not None else []
+
+    def join() -> bytes | memoryview:
+        if not made:
+            from why502.parsers.arrowcols import joined_bytes
+
+            made.append(joined_bytes(lines.fill_null("")))
+        return made[0]
+
+    return join

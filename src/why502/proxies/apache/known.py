@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from why502.parsers.errorlog import Classified
+    from why502.parsers.linememo import Joined
 
 __all__ = ["known_lines"]
 
@@ -41,7 +42,7 @@ _CLIENT = r"^\[[^\]]*\] \[[^\]]*\] \[pid [^\]]*\] \[client ([0-9A-Fa-f.:]{1,64})
 _OWN = ("time", "client")  # the record's fields each line writes itself (``_retold``)
 
 
-def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataFrame | None]:
+def known_lines(lines: pl.Series, year: int, joined: Joined) -> tuple[pl.Series | None, pl.DataFrame | None]:
     """Which lines of ``lines`` (strings, no newline in any) are httpd error lines whose key's
     answer is kept (a Boolean mask as long as ``lines``; None: none), and the records
     ``classify_line(line, year)`` gives them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the
@@ -53,11 +54,11 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
         return None, None
     import polars as pl  # (the per-line paths have it loaded)
 
-    from why502.parsers.arrowcols import group_flags, joined_bytes
+    from why502.parsers.arrowcols import group_flags
 
     if not lines.str.starts_with("[").any():
         return None, None  # no line can be httpd's (another program's log): no copy, no pass
-    data = joined_bytes(lines.fill_null(""))
+    data = joined()
     groups, rows, count = native.apache_groups(data)
     del data
     if count != lines.len() or not groups:  # a line holding a newline (never from the readers)

@@ -36,6 +36,8 @@ from why502.proxies.haproxy import log
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.parsers.linememo import Joined
+
 #: a summary row: (symptom, status, source, upstream, lines, first time, last time)
 Row = tuple[str, int | None, str, str | None, int, str | None, str | None]
 _Key = tuple[str, str, str, str]
@@ -131,7 +133,7 @@ def _templated(native: ModuleType, key: _Key, line: bytes, year: int) -> tuple[C
     return _TEMPLATES.of(key, partial(_template, line, partial(_own, native, line, year), year))
 
 
-def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataFrame | None]:
+def known_lines(lines: pl.Series, year: int, joined: Joined) -> tuple[pl.Series | None, pl.DataFrame | None]:
     """``Hooks.classify_known``: which lines of ``lines`` (strings, no newline in any) are
     session lines the native pass takes (a Boolean mask; None: none), and the records
     ``classify_line(line, year)`` gives them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the
@@ -144,17 +146,17 @@ def known_lines(lines: pl.Series, year: int) -> tuple[pl.Series | None, pl.DataF
     ``native/unwrap_ascii.h``, and asked of ``unwrap`` for the lines the pass hands back).  The
     columns of every session line, grouped and joined by four text keys, were ~1.2 CPU-s per 1M
     lines (BENCHMARKS.md stop 66).  The lines go to the pass joined in one string by polars, not
-    as a list of str: ~1.5 MB less per 4 MiB batch."""
+    as a list of str: ~1.5 MB less per 4 MiB batch (``joined``: ``linememo.known``'s)."""
     native = _native()
     if native is None or not hasattr(native, "session_failed") or not lines.len():
         return None, None
     import polars as pl  # (the per-line paths have it loaded; watch's agent never calls this)
 
     from why502.parsers.arrowcols import frame as arrow_frame
-    from why502.parsers.arrowcols import group_flags, joined_bytes
+    from why502.parsers.arrowcols import group_flags
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
 
-    data = joined_bytes(lines.fill_null(""))
+    data = joined()
     groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)  # a row a newline, plus one
     if len(rows) != 4 * lines.len() or not groups:  # a line holding a newline (never from the
         return None, None  # readers): read all; no session line (another program's log): none
