@@ -13,7 +13,7 @@ import os
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -28,6 +28,9 @@ from tests.classify.test_classify_sessions import (
 )
 from tests.support.paths import FIXTURES_DIR
 from why502.app import classify
+
+if TYPE_CHECKING:
+    import polars as pl
 from why502.parsers import errorlog_native
 from why502.proxies.haproxy.classifyfold import _native
 
@@ -114,6 +117,10 @@ def test_whatever_line_a_batch_starts_with(tmp_path: Path, monkeypatch: pytest.M
         assert seen.count(True) >= 5 and seen.count(False) >= 3, seen
 
 
+def _refused(*_args: object) -> object:
+    raise AssertionError("the nginx scanner was asked about a batch it hands back whole")
+
+
 def test_the_scanner_reads_no_batch_the_writers_take(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A log of session lines only: no batch goes to the nginx scanner (which read every line
     and handed each back), and the records and counts are the per-line engine's."""
@@ -126,13 +133,36 @@ def test_the_scanner_reads_no_batch_the_writers_take(tmp_path: Path, monkeypatch
     expected_jsonl = _per_line(monkeypatch, _jsonl, path)
     expected_summary = _per_line(monkeypatch, _summary, path)
 
-    def refused(*_args: object) -> object:
-        raise AssertionError("the nginx scanner was asked about a batch of session lines")
-
-    monkeypatch.setattr(errorlog_native.ThreadScanners, "get", refused)
+    monkeypatch.setattr(errorlog_native.ThreadScanners, "get", _refused)
     jsonl, summary = _jsonl(path, batch=4000), _summary(path, batch=4000)
     assert jsonl == expected_jsonl and jsonl.count(b"\n") >= 300
     assert summary == expected_summary
+
+
+def _rows(path: Path, batch: int = 1 << 20) -> pl.DataFrame:
+    """``diagnose``'s rows of an error log (``classify_files(with_text=True)``)."""
+    import polars as pl
+
+    return pl.concat(list(classify.classify_files([path], batch_bytes=batch, with_text=True)))
+
+
+def test_the_memos_batches_go_to_the_per_line_path_unread(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apache's error log (no writer takes it; its memo says it reads such batches first,
+    ``LineMemo.reads_first``): ``--format jsonl`` and ``diagnose``'s rows ask the nginx scanner
+    about none of its batches, which handed every line back, and give what the per-line
+    engine gives."""
+    from polars.testing import assert_frame_equal
+
+    from tests.classify.test_apache_known import _threaded
+
+    path = tmp_path / "error.log"
+    path.write_text("\n".join(_threaded(3000, seed=76)) + "\n")
+    expected, rows = _per_line(monkeypatch, _jsonl, path), _per_line(monkeypatch, _rows, path)
+    monkeypatch.setattr(errorlog_native.ThreadScanners, "get", _refused)
+    got = _jsonl(path, batch=20_000)
+    assert got == expected and got.count(b"\n") >= 1000
+    assert_frame_equal(_rows(path, batch=20_000), rows)
 
 
 def test_which_first_lines_the_writers_take() -> None:

@@ -289,6 +289,7 @@ def _rows_native(files: Sequence[Path | str], batch_bytes: int, workers: int, ye
 
     book = _RowBook()
     scanners = errorlog_native.ThreadScanners(book)
+    memo = shared_memo()
     schema = {c: (pl.Int64 if c in ("line", "status") else pl.String) for c in (*JSONL_COLUMNS, "pattern")}
     file_json: dict[str, bytes] = {}
 
@@ -298,22 +299,30 @@ def _rows_native(files: Sequence[Path | str], batch_bytes: int, workers: int, ye
         if fj is None:  # the path as polars writes it (its escaping), C1 controls escaped
             fj = file_json[chunk.path] = json_inert(
                 pl.DataFrame({"file": [chunk.path]}).write_ndjson())[len('{"file":'):-2].encode("utf-8")
-        out, _, _, exact, marks = scanners.get().records(chunk.data, first_line, fj, None,
-                                                         chunk.data.isascii())
+        ascii = chunk.data.isascii()
         lines = split_lines(chunk.data)[0]
         parts = []
-        if out:
-            parts.append(pl.read_ndjson(io.BytesIO(out), schema=schema)
-                         .with_columns(pl.lit(None, dtype=CAPTURES_DTYPE).alias("captures")))
-        if exact is not None and marks:
-            pairs = array.array("q")
-            pairs.frombytes(marks)
-            at = pl.Series(pairs[0::2], dtype=pl.UInt32)
-            df = classify_series(lines.gather(at), year=year)
-            if df.height:
-                rows = at.gather(df["idx"].cast(pl.UInt32)).cast(pl.Int64) + first_line
-                parts.append(df.with_columns(rows.alias("line"), pl.lit(chunk.path).alias("file"))
-                             .select(*JSONL_COLUMNS, "pattern", "captures"))
+        if ascii and b"\r" not in chunk.data and memo.reads_first(chunk.data):
+            # Apache's error lines, which the scanner hands back whole: the per-line path reads
+            # them all, its finders from the batch's bytes (``jsonl_paths`` does the same)
+            at: pl.Series | None = None
+            df = classify_series(lines, year=year, may_have_cr=False, joined=chunk.data)
+        else:
+            out, _, _, exact, marks = scanners.get().records(chunk.data, first_line, fj, None, ascii)
+            if out:
+                parts.append(pl.read_ndjson(io.BytesIO(out), schema=schema)
+                             .with_columns(pl.lit(None, dtype=CAPTURES_DTYPE).alias("captures")))
+            df, at = pl.DataFrame(), None
+            if exact is not None and marks:
+                pairs = array.array("q")
+                pairs.frombytes(marks)
+                at = pl.Series(pairs[0::2], dtype=pl.UInt32)
+                df = classify_series(lines.gather(at), year=year)
+        if df.height:
+            idx = df["idx"].cast(pl.UInt32)
+            rows = (at.gather(idx) if at is not None else idx).cast(pl.Int64) + first_line
+            parts.append(df.with_columns(rows.alias("line"), pl.lit(chunk.path).alias("file"))
+                         .select(*JSONL_COLUMNS, "pattern", "captures"))
         if not parts:
             return pl.DataFrame()
         df = pl.concat(parts, how="vertical").sort("line", maintain_order=True)
@@ -559,6 +568,7 @@ def jsonl_paths(
     from why502.proxies import classify_jsonls
 
     writers = classify_jsonls()
+    memo = shared_memo()  # (its ``reads_first``: Apache's error lines, which the scanner hands back)
 
     def work(item: tuple[ByteBatch, int]) -> tuple[bytes, int]:
         chunk, first_line = item
@@ -567,8 +577,9 @@ def jsonl_paths(
             fj = file_json[chunk.path] = json_inert(
                 pl.DataFrame({"file": [chunk.path]}).write_ndjson())[len('{"file":'):-2].encode("utf-8")
         ascii = chunk.data.isascii()
-        if writers and ascii and b"\r" not in chunk.data and _writer_reads(
-                writers, _head_line(chunk.data), first_line, fj, since_iso, stamp_year):
+        if ascii and b"\r" not in chunk.data and (memo.reads_first(chunk.data) or _writer_reads(
+                writers, _head_line(chunk.data), first_line, fj, since_iso, stamp_year)):
+            # a proxy's log the scanner would hand back whole: the writers, then the per-line path
             lines = chunk.data[:-1] if chunk.data.endswith(b"\n") else chunk.data
             return _splice_exact(b"", lines, _unplaced(newlines(lines) + 1), chunk.path, first_line,
                                  stamp_year, cutoff, 0, fj)
@@ -598,6 +609,8 @@ def _writer_reads(writers: Sequence[ClassifyJsonl], line: bytes, first_line: int
     session line), and ``jsonl_paths`` hands the writers the whole batch first, not the lines the
     nginx scanner hands back -- which were every line of it, after a pass that read each
     (~0.8 CPU-s per 1M HAProxy lines, a quarter of the command's: BENCHMARKS.md, stop 76).
+    (Apache's error lines, which no writer takes, are its memo's: ``LineMemo.reads_first`` says
+    why the scanner hands such lines back untouched.)
     The same records either way: the scanner reads no such line (it hands it back untouched,
     as an exact line), and the lines no writer takes go to the per-line path either way."""
     for write in writers if line else ():
