@@ -165,6 +165,32 @@ def test_the_memos_batches_go_to_the_per_line_path_unread(tmp_path: Path,
     assert_frame_equal(_rows(path, batch=20_000), rows)
 
 
+def test_the_summary_gives_the_memo_httpds_batches_first(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary of Apache's error log with nginx's lines among it, in small batches: a batch
+    that starts as httpd's lines do goes to the memo first and the scanner counts only the lines
+    it hands back (as ``watch`` reads them); the counts, times and upstreams, in their order, are
+    what the per-line engine gives."""
+    from tests.classify.test_apache_known import _threaded
+    from why502.parsers.linememo import shared_memo
+
+    rnd = random.Random(77)
+    apache = _threaded(1200, seed=77)
+    lines: list[str] = []
+    for k in range(0, len(apache), 40):
+        lines += apache[k:k + 40] + rnd.sample(NGINX, 4)
+    path = tmp_path / "error.log"
+    path.write_text("\n".join(lines) + "\n")
+    memo = type(shared_memo())
+    seen: list[bool] = []
+    first = memo.reads_first
+    monkeypatch.setattr(memo, "reads_first", lambda self, data: seen.append(first(self, data)) or seen[-1])
+    got = _summary(path, batch=BATCH)
+    monkeypatch.undo()
+    assert got == _per_line(monkeypatch, _summary, path)
+    assert int(got["failures"]) >= 300 and seen.count(True) >= 5 and seen.count(False) >= 3, seen  # type: ignore[call-overload]
+
+
 def test_which_first_lines_the_writers_take() -> None:
     from why502.proxies import classify_folds, classify_jsonls
 

@@ -426,22 +426,32 @@ def _summarize_native(
     since_stamp = cutoff.isoformat(timespec="seconds") if cutoff is not None else None  # filter_since's
 
     def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
+        kept: list[tuple[Any, ...]] | None = None  # the memo's rows, when it read the batch first
+        exact: bytes | None
         try:
             whole = _fold_reads(folds, chunk.data, since_stamp)
-            if whole is None:
-                count, exact = scanners.get().summarize(chunk.data, since)
-            else:  # a proxy's log (HAProxy's): its fold reads the whole batch first
+            if whole is not None:  # a proxy's log (HAProxy's): its fold reads the whole batch first
                 count, exact = newlines(whole) + 1, whole
+            elif cutoff is None and memo.reads_first(bytes(chunk.data[:2])):  # (its first two bytes)
+                # httpd's error lines, which the scanner hands back whole (``LineMemo.reads_first``,
+                # as ``watch`` reads them): the memo's keys first, the scanner the lines it hands back
+                data = bytes(chunk.data)
+                count = newlines(data) + 1
+                kept, back = memo.summary_of_block(data)
+                exact = scanners.get().summarize(back, since)[1] if back else None
+            else:
+                count, exact = scanners.get().summarize(chunk.data, since)
         finally:
             chunk.data.release()
             buffers.give(chunk.buffer)
-        if exact is None:
-            return None, count
         rows: list[tuple[Any, ...]] = []
-        for fold in folds:
-            got, exact = fold(exact, since_stamp)
-            rows += got
-        if cutoff is None and exact:  # a proxy's memo counts the lines of its keys (Apache's)
+        if exact:
+            for fold in folds:
+                got, exact = fold(exact, since_stamp)
+                rows += got
+        if kept is not None:  # (after the folds' rows, as when the memo read the scanner's lines)
+            rows += kept
+        elif cutoff is None and exact:  # a proxy's memo counts the lines of its keys (Apache's)
             got, exact = memo.summary_of_block(exact)
             rows += got
         agg = _summarize_lines(split_lines(exact)[0], year, cutoff, exact) if exact else None
