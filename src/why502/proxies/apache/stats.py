@@ -168,7 +168,6 @@ def log_fields(lines: pl.Series, fmt: apache_log.ApacheFormat, upstream: str,
 def _groups(lines: pl.Series, pattern: str) -> pl.DataFrame:
     """``lines.str.extract_groups(pattern)``, unnested: the ASCII lines by ``ascii_pattern(
     pattern)``, the others (few: Apache escapes the bytes of a request it logs) by ``pattern``."""
-
     ascii = lines.str.len_bytes() == lines.str.len_chars()
     m = lines.str.extract_groups(ascii_pattern(pattern)).struct.unnest()
     if ascii.all():
