@@ -4,7 +4,9 @@ summary): HAProxy's log, every line of which the scanner handed back after readi
 records and the summary must be what the per-line engine (``WHY502_NATIVE=0``) gives, whichever
 line a batch starts with: a session line (the writers first), an nginx line or HAProxy's own
 alert (the scanner first), a line with a CR or UTF-8 in the batch (the scanner first); and the
-scanner must not be asked about a batch the writers take.
+scanner must not be asked about a batch the writers take.  Apache's error log the same way,
+through its memo's ``LineMemo.reads_first``: ``--format jsonl`` and ``diagnose``'s rows hand such
+a batch to the per-line path whole, the summary to the memo first.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from tests.classify.test_classify_sessions import (
 )
 from tests.support.paths import FIXTURES_DIR
 from why502.app import classify
+from why502.parsers import errorlog_native
+from why502.proxies.haproxy.classifyfold import _native
 
 if TYPE_CHECKING:
     import polars as pl
-from why502.parsers import errorlog_native
-from why502.proxies.haproxy.classifyfold import _native
 
 pytestmark = pytest.mark.skipif(
     (_native() is None or not errorlog_native.available()) and os.environ.get("WHY502_REQUIRE_NATIVE") != "1",
