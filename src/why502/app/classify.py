@@ -302,7 +302,7 @@ def _rows_native(files: Sequence[Path | str], batch_bytes: int, workers: int, ye
         ascii = chunk.data.isascii()
         lines = split_lines(chunk.data)[0]
         parts = []
-        if ascii and b"\r" not in chunk.data and memo.reads_first(chunk.data):
+        if _handed_back_as_is(chunk.data, ascii) and memo.reads_first(chunk.data):
             # Apache's error lines, which the scanner hands back whole: the per-line path reads
             # them all, its finders from the batch's bytes (``jsonl_paths`` does the same)
             at: pl.Series | None = None
@@ -466,6 +466,15 @@ def _summarize_native(
     _fold_native_groups(summary, book, scanners)
 
 
+def _handed_back_as_is(data: bytes, ascii: bool) -> bool:
+    """Whether the nginx scanner would hand each line of ``data`` it does not read back exactly as
+    it is (an exact line), so that another reader may take the batch before it: ``ascii``
+    (``data.isascii()``, which the callers have for the scanner too) and no CR (the scanner cuts
+    one from a line's end).  Batches with other bytes keep the scanner first: that it hands
+    their lines back unchanged was not checked line for line."""
+    return ascii and b"\r" not in data
+
+
 _HEAD_PEEK = 1 << 14  # the bytes of a batch ``_fold_reads`` looks for its first line in
 
 
@@ -481,14 +490,13 @@ def _fold_reads(folds: Sequence[ClassifyFold], data: memoryview, since: str | No
     if not folds:
         return None
     peek = bytes(data[:_HEAD_PEEK])
-    end = peek.find(b"\n")
-    if end < 0 and len(data) > len(peek):
+    line = _head_line(peek)
+    if len(line) == len(peek) < len(data):
         return None  # a first line longer than the peek: the scanner's turn
-    line = peek if end < 0 else peek[:end]
     if not line or not any(not fold(line, since)[1] for fold in folds):
         return None
     whole = bytes(data)
-    return whole if whole.isascii() and b"\r" not in whole else None
+    return whole if _handed_back_as_is(whole, whole.isascii()) else None
 
 
 def _with_rows(agg: pl.DataFrame | None, rows: list[tuple[Any, ...]]) -> pl.DataFrame:
@@ -587,7 +595,7 @@ def jsonl_paths(
             fj = file_json[chunk.path] = json_inert(
                 pl.DataFrame({"file": [chunk.path]}).write_ndjson())[len('{"file":'):-2].encode("utf-8")
         ascii = chunk.data.isascii()
-        if ascii and b"\r" not in chunk.data and (memo.reads_first(chunk.data) or _writer_reads(
+        if _handed_back_as_is(chunk.data, ascii) and (memo.reads_first(chunk.data) or _writer_reads(
                 writers, _head_line(chunk.data), first_line, fj, since_iso, stamp_year)):
             # a proxy's log the scanner would hand back whole: the writers, then the per-line path
             lines = chunk.data[:-1] if chunk.data.endswith(b"\n") else chunk.data
