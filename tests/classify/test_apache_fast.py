@@ -301,29 +301,39 @@ def test_mutated_apache_blocks_count_as_their_lines() -> None:
         assert memo.failures(block) == _want(block)
 
 
+_States = frozenset[tuple[int, int, int]]
+
+
 def _walk(reach: headblind.Reach, message: str,
-          closures: dict[tuple[int, int], set[tuple[int, int]]] | None = None) -> bool:
+          closures: dict[tuple[int, int], set[tuple[int, int]]] | None = None,
+          steps: dict[tuple[_States, int, int], _States] | None = None) -> bool:
     """``Reach.completes`` without its kept steps: the automaton walked a character at a time.
     ``closures``: ``closure_at``'s answers for this reach's automaton, kept across messages (a
     pure function of the state and what came before; asked afresh, they were ~half of this
-    reference's time)."""
+    reference's time).  ``steps``: the set of states each (set of states, character class)
+    leads to, kept across messages the same way (the subset construction done lazily, as a
+    DFA is; walked afresh for every message this was the suite's slowest test)."""
     closures = {} if closures is None else closures
-    nfa, states = reach.nfa, set(reach.alive)
+    steps = {} if steps is None else steps
+    nfa, states = reach.nfa, frozenset(reach.alive)
     for ch in message:
         if any(r == reach.end for r, _p, _n in states):
             return True
         code = ord(ch)
         bit = 1 << code if code < 128 else headblind._NON_ASCII
         prev = headblind._PREV_WORD if ch.isalnum() or ch == "_" else headblind._PREV_OTHER
-        nxt: set[tuple[int, int, int]] = set()
-        for r, _p, need in states:
-            for mask, r2 in nfa.edges[r]:
-                if headblind._needed(mask, need) & bit:
-                    got = closures.get((r2, prev))
-                    if got is None:
-                        got = closures[(r2, prev)] = nfa.closure_at(r2, prev, headblind._NEED_ANY)
-                    nxt.update((rr, prev, nd) for rr, nd in got)
-        states = nxt
+        known = steps.get((states, bit, prev))
+        if known is None:
+            nxt: set[tuple[int, int, int]] = set()
+            for r, _p, need in states:
+                for mask, r2 in nfa.edges[r]:
+                    if headblind._needed(mask, need) & bit:
+                        got = closures.get((r2, prev))
+                        if got is None:
+                            got = closures[(r2, prev)] = nfa.closure_at(r2, prev, headblind._NEED_ANY)
+                        nxt.update((rr, prev, nd) for rr, nd in got)
+            known = steps[(states, bit, prev)] = frozenset(nxt)
+        states = known
         if not states:
             return False
     if any(r == reach.end for r, _p, _n in states):
@@ -344,7 +354,8 @@ def test_a_reach_keeps_the_steps_it_walked() -> None:
         # the fresh walk's answer once per message (it was half of the suite's slowest test, each
         # message walked again in the second order); ``completes`` asked in both orders
         closures: dict[tuple[int, int], set[tuple[int, int]]] = {}
-        wants = [_walk(reach, msg, closures) for msg in messages]
+        steps: dict[tuple[_States, int, int], _States] = {}
+        wants = [_walk(reach, msg, closures, steps) for msg in messages]
         for order in (range(len(messages)), range(len(messages) - 1, -1, -1)):
             for i in order:
                 assert reach.completes(messages[i]) == wants[i], messages[i]
