@@ -18,6 +18,7 @@ import random
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import cache, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -54,6 +55,13 @@ def _published() -> list[str]:
 
 def _fields(line: str) -> list[str]:
     """The entry's fields, quoted ones with their quotes (the text joined by spaces again)."""
+    return list(_split(line))
+
+
+@lru_cache(maxsize=8192)
+def _split(line: str) -> tuple[str, ...]:
+    """``_fields``, kept: ``_variants`` bends one entry ~300 ways, each asking its fields (the
+    corpus took ~19 s to make, once per test asking for it, with each line split afresh)."""
     out: list[str] = []
     k = 0
     while k < len(line):
@@ -64,7 +72,7 @@ def _fields(line: str) -> list[str]:
             end = len(line) if end < 0 else end
         out.append(line[k:end])
         k = end + 1
-    return out
+    return tuple(out)
 
 
 def _set(line: str, i: int, value: str) -> str:
@@ -142,6 +150,12 @@ def _variants(base: str) -> Iterator[str]:
 
 
 def _corpus() -> list[str]:
+    """The published entries and their bent forms (a new list each call: callers extend it)."""
+    return list(_made_corpus())
+
+
+@cache
+def _made_corpus() -> tuple[str, ...]:
     base = _published()
     lines = list(base)
     for line in base:
@@ -152,7 +166,7 @@ def _corpus() -> list[str]:
         for _k in range(rng.randint(2, 3)):
             line = rng.choice(list(_variants(line)) or [line])
         lines.append(line)
-    return lines
+    return tuple(lines)
 
 
 Frames = tuple[pl.DataFrame, pl.Series, pl.DataFrame, pl.Series]
