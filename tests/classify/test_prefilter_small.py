@@ -106,3 +106,22 @@ def test_without_the_native_search_polars_filters(monkeypatch: pytest.MonkeyPatc
         assert errorlog_batch._prefiltered(df).equals(_polars(df))
     finally:
         errorlog.prefilter_search.cache_clear()
+
+
+@needs_native
+def test_upper_case_needles_are_folded_as_polars_folds_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog's needles are lower-case today; one that is not still matches as
+    ``ascii_case_insensitive`` matches it (both sides' ASCII letters folded, others as they are)."""
+    needles = ["Upstream X", "CAFÉ", "\u212aelvin"]
+    monkeypatch.setattr(errorlog, "prefilter_needles", lambda: needles)
+    monkeypatch.setattr(errorlog_batch, "prefilter_needles", lambda: needles)
+    errorlog.prefilter_search.cache_clear()
+    try:
+        lines = ["an upstream x here", "UPSTREAM X", "café", "CAFÉ", "cafÉ", "\u212aELVIN", "kelvin", "none"]
+        df = pl.DataFrame({"line": lines})
+        mine = errorlog_batch._prefiltered(df)
+        assert mine.equals(_polars(df))
+        assert mine.get_column("line").to_list() == ["an upstream x here", "UPSTREAM X", "CAFÉ", "cafÉ",
+                                                     "\u212aELVIN"]
+    finally:
+        errorlog.prefilter_search.cache_clear()

@@ -256,21 +256,19 @@ each call: ~3.5 ms a call whatever its size, plus ~0.2 us a line (measured at st
 project's 2-core machine).  A run over many small files (or ``explain``-sized pastes) paid the
 build once per file: 2,054 one-line files took ~8 s of it."""
 
-_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
-
 def _prefiltered(df: pl.DataFrame) -> pl.DataFrame:
     """``df``'s lines that hold one of ``prefilter_needles``, ASCII letters' case ignored:
     ``contains_any(..., ascii_case_insensitive=True)``.  A small batch asks the native search
-    instead, with the same answer: the needles are lower-case ASCII, so a line holds one, case
-    aside, exactly when its ASCII-lower-cased text holds it (non-ASCII letters are compared as
-    they are, as ``ascii_case_insensitive`` does); a null line holds none."""
+    instead, with the same answer: a line holds a needle, ASCII case aside, exactly when its
+    text with ASCII letters lower-cased holds the needle lower-cased the same way
+    (``errorlog.prefilter_search``; other characters are compared as they are, as
+    ``ascii_case_insensitive`` does); a null line holds none."""
     search = errorlog.prefilter_search()
     lines = df.get_column("line")
     if df.height > SMALL_BATCH or not search.is_native:
         return df.filter(lines.str.contains_any(prefilter_needles(), ascii_case_insensitive=True))
-    found = search.found
-    keep = [line is not None and bool(found(line.lower() if line.isascii() else line.translate(_ASCII_LOWER)))
+    found, lower = search.found, errorlog.ASCII_LOWER
+    keep = [line is not None and bool(found(line.lower() if line.isascii() else line.translate(lower)))
             for line in lines]
     return df.filter(pl.Series(keep, dtype=pl.Boolean))
 
