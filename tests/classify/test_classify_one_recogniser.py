@@ -5,7 +5,7 @@ not import polars).  ``classify`` runs the batch engine (and the C scanner), who
 plain nginx lines and hand everything else to that same per-line recogniser.  Two doors could
 let a line through one and not the other; each has a guard, and each guard a test here:
 
-* the batch engine's prefilter (``errorlog_batch.prefilter_needles``) must keep every line the
+* the batch engine's prefilter (``errorlog.prefilter_needles``) must keep every line the
   per-line recogniser can read, including those a paste repair makes readable
   (``normalize.CREATES_KEYS``: ``failed (113: No route to host) while connecting to upstream``);
 * a line with nginx's head that the fast path cannot read but a repair can
@@ -48,7 +48,7 @@ FRAGMENT = ('failed (113: No route to host) while connecting to upstream, client
 
 
 def test_the_prefilter_keeps_every_line_the_per_line_recogniser_reads() -> None:
-    needles = errorlog_batch.prefilter_needles()
+    needles = errorlog.prefilter_needles()
     dropped = [t for t in [*LINES, FRAGMENT]
                if errorlog.classify_line(t) is not None and not any(n in t.lower() for n in needles)]
     assert dropped == []

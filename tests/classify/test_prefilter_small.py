@@ -1,4 +1,4 @@
-"""The batch engine's literal prefilter (``errorlog_batch._prefiltered``) keeps the same lines on a
+"""The batch engine's literal prefilter (``parsers.prefilter.prefiltered``) keeps the same lines on a
 small batch, where it asks the native needle search line by line, as polars' ``contains_any(...,
 ascii_case_insensitive=True)`` keeps on any batch -- on lines built from the catalog's own
 needles in mixed case, next to non-ASCII letters whose Unicode lower case is ASCII (the Kelvin
@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import why502.proxies  # noqa: F401  (the registry: the catalog's rules as the commands load them)
-from why502.parsers import errorlog, errorlog_batch
+from why502.parsers import errorlog, prefilter
 from why502.parsers.extensions import native_module
 
 needs_native = pytest.mark.skipif(native_module("why502.parsers._needles", "1") is None,
@@ -58,8 +58,8 @@ def _polars(df: pl.DataFrame) -> pl.DataFrame:
 def test_a_small_batch_keeps_the_lines_contains_any_keeps(seed: int) -> None:
     rng = random.Random(seed)
     df = pl.DataFrame({"line": _lines(rng, 400)}, schema={"line": pl.String}).with_row_index("idx")
-    assert df.height <= errorlog_batch.SMALL_BATCH
-    mine = errorlog_batch._prefiltered(df)
+    assert df.height <= prefilter.SMALL_BATCH
+    mine = prefilter.prefiltered(df)
     assert mine.equals(_polars(df)), mine.join(_polars(df), on="idx", how="anti")
     assert 0 < mine.height < df.height
 
@@ -70,9 +70,9 @@ def test_the_traps_are_not_folded() -> None:
     lines = ["upstream timed out", "UPSTREAM TIMED OUT", "hara\u212airi", "HARAKIRI"]
     df = pl.DataFrame({"line": lines})
     assert "harakiri" in errorlog.prefilter_needles()
-    assert errorlog_batch._prefiltered(df).get_column("line").to_list() == ["upstream timed out",
+    assert prefilter.prefiltered(df).get_column("line").to_list() == ["upstream timed out",
                                                                            "UPSTREAM TIMED OUT", "HARAKIRI"]
-    assert errorlog_batch._prefiltered(df).equals(_polars(df))
+    assert prefilter.prefiltered(df).equals(_polars(df))
 
 
 @needs_native
@@ -80,18 +80,18 @@ def test_a_small_batch_builds_no_automaton(monkeypatch: pytest.MonkeyPatch) -> N
     """The small path never asks for the needles polars would build its automaton of; a batch over
     ``SMALL_BATCH`` lines does."""
     asked: list[int] = []
-    real = errorlog_batch.prefilter_needles
+    real = prefilter.prefilter_needles
 
     def spy() -> list[str]:
         asked.append(1)
         return real()
 
-    monkeypatch.setattr(errorlog_batch, "prefilter_needles", spy)
+    monkeypatch.setattr(prefilter, "prefilter_needles", spy)
     small = pl.DataFrame({"line": ["2026/01/01 00:00:00 [error] 1#1: *1 connect() failed"] * 3})
-    assert errorlog_batch._prefiltered(small).height == 3
+    assert prefilter.prefiltered(small).height == 3
     assert asked == []
-    big = pl.concat([small] * (errorlog_batch.SMALL_BATCH // 3 + 1))
-    assert errorlog_batch._prefiltered(big).height == big.height
+    big = pl.concat([small] * (prefilter.SMALL_BATCH // 3 + 1))
+    assert prefilter.prefiltered(big).height == big.height
     assert asked == [1]
 
 
@@ -99,13 +99,13 @@ def test_without_the_native_search_polars_filters(monkeypatch: pytest.MonkeyPatc
     """``WHY502_NATIVE=0`` (or no C compiler): Python's needle loop is slower than the automaton's
     build on a few hundred lines, so polars filters every batch; the same lines either way."""
     monkeypatch.setenv("WHY502_NATIVE", "0")
-    errorlog.prefilter_search.cache_clear()
+    prefilter.prefilter_search.cache_clear()
     try:
-        assert not errorlog.prefilter_search().is_native
+        assert not prefilter.prefilter_search().is_native
         df = pl.DataFrame({"line": _lines(random.Random(9), 300)}, schema={"line": pl.String})
-        assert errorlog_batch._prefiltered(df).equals(_polars(df))
+        assert prefilter.prefiltered(df).equals(_polars(df))
     finally:
-        errorlog.prefilter_search.cache_clear()
+        prefilter.prefilter_search.cache_clear()
 
 
 @needs_native
@@ -114,14 +114,39 @@ def test_upper_case_needles_are_folded_as_polars_folds_them(monkeypatch: pytest.
     ``ascii_case_insensitive`` matches it (both sides' ASCII letters folded, others as they are)."""
     needles = ["Upstream X", "CAFÉ", "\u212aelvin"]
     monkeypatch.setattr(errorlog, "prefilter_needles", lambda: needles)
-    monkeypatch.setattr(errorlog_batch, "prefilter_needles", lambda: needles)
-    errorlog.prefilter_search.cache_clear()
+    monkeypatch.setattr(prefilter, "prefilter_needles", lambda: needles)
+    prefilter.prefilter_search.cache_clear()
     try:
         lines = ["an upstream x here", "UPSTREAM X", "café", "CAFÉ", "cafÉ", "\u212aELVIN", "kelvin", "none"]
         df = pl.DataFrame({"line": lines})
-        mine = errorlog_batch._prefiltered(df)
+        mine = prefilter.prefiltered(df)
         assert mine.equals(_polars(df))
         assert mine.get_column("line").to_list() == ["an upstream x here", "UPSTREAM X", "CAFÉ", "cafÉ",
                                                      "\u212aELVIN"]
     finally:
-        errorlog.prefilter_search.cache_clear()
+        prefilter.prefilter_search.cache_clear()
+
+
+@pytest.mark.parametrize("framing", ["docker-json-file", "cri-partial", "timestamps-zone"])
+def test_the_peel_filters_framed_lines_through_the_same_prefilter(framing: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peel (``errorlog_peel``) asks the prefilter only when the catalog's keys do not hold a
+    needle a framing keeps (never with today's catalog): forced, framed real lines still get the
+    per-line recogniser's records, and the peel still peels them."""
+    from tests.classify.test_classify_engines import assert_engines_agree, peeled, real_lines
+    from tests.classify.wrapped_corpus import NATIVE_WRAPPERS
+    from why502.parsers import errorlog_peel
+
+    asked: list[int] = []
+    real = prefilter.prefiltered
+
+    def spy(df: pl.DataFrame) -> pl.DataFrame:
+        asked.append(df.height)
+        return real(df)
+
+    monkeypatch.setattr(errorlog_peel, "_keys_hold_needles", lambda: False)
+    monkeypatch.setattr(errorlog_peel, "prefiltered", spy)
+    lines = [NATIVE_WRAPPERS[framing](ln) for ln in real_lines()]
+    assert_engines_agree(lines)
+    assert peeled(lines) > 150
+    assert asked

@@ -423,21 +423,6 @@ def prefilter_needles() -> list[str]:
     return sorted(needles)
 
 
-ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-"""``str.translate``'s table lower-casing ASCII letters alone (``str.lower`` folds others too:
-the Kelvin sign to ``k``), as polars' ``ascii_case_insensitive`` compares."""
-
-
-@lru_cache(maxsize=1)
-def prefilter_search() -> NeedleSearch:
-    """:func:`prefilter_needles`, their ASCII letters lower-cased, searched natively in one pass
-    over a text (``parsers.needles``): the batch engine's prefilter of a small batch
-    (``errorlog_batch._prefiltered``, which lower-cases the text's ASCII letters the same way),
-    where polars' ``contains_any`` builds its Aho-Corasick automaton of ~400 needles anew at each
-    call, ~3.5 ms whatever the batch's size."""
-    return NeedleSearch([n.translate(ASCII_LOWER) for n in prefilter_needles()])
-
-
 @lru_cache(maxsize=32)
 def _source_rules(source: str) -> tuple[_MatchRule, ...]:
     """``_match_rules`` of one program, in rule order, its regexes compiled alone.

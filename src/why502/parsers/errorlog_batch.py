@@ -8,8 +8,8 @@ distinct (key, errno, action, level, detail, also) combination in the batch -- a
 and joined back, so both engines share one decision function and give identical records.
 
 Lines that are not plain nginx lines (wrapped, other programs, cut at the start) are rare in
-nginx logs; those passing a cheap literal prefilter (every pattern's needles, Aho-Corasick
-``contains_any``) go through the per-line engine.
+nginx logs; those passing a cheap literal prefilter (every pattern's needles:
+``parsers.prefilter``) go through the per-line engine.
 
 ``summarize_series`` is the default ``why502 classify`` output's path: counts per (symptom,
 status, source, upstream peer) without per-line records, from capture-free regexes in one
@@ -29,10 +29,10 @@ from why502.catalog.patterns import families
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
 from why502.parsers.access_line import CLF_REQUEST
-from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
 from why502.parsers.linememo import known, shared_memo
 from why502.parsers.normalize import FRAGMENT_INSIDE, FRAGMENT_PHASES, HEAD_REPAIR_MARKS
+from why502.parsers.prefilter import prefiltered
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
 CAPTURES_DTYPE = pl.List(pl.Struct({"name": pl.String(), "value": pl.String()}))
@@ -245,32 +245,8 @@ def _classify_others(df: pl.DataFrame, year: int, finders: bool = True) -> pl.Da
         return empty_frame()
     # a request line of an access log is no message (``errorlog._classify_other``): filtered here
     # in polars' regex, not line by line in Python
-    cand = _prefiltered(df).filter(~pl.col("line").str.contains(CLF_REQUEST))
+    cand = prefiltered(df).filter(~pl.col("line").str.contains(CLF_REQUEST))
     return _classify_exactly(cand, year, finders)
-
-
-SMALL_BATCH = 2048
-"""Up to how many lines ``_prefiltered`` asks the native needle search line by line (~1.5 us a
-line) rather than polars' ``contains_any``, which builds its automaton of the ~400 needles at
-each call: ~3.5 ms a call whatever its size, plus ~0.2 us a line (measured at stop 77 on this
-project's 2-core machine).  A run over many small files (or ``explain``-sized pastes) paid the
-build once per file: 2,054 one-line files took ~8 s of it."""
-
-def _prefiltered(df: pl.DataFrame) -> pl.DataFrame:
-    """``df``'s lines that hold one of ``prefilter_needles``, ASCII letters' case ignored:
-    ``contains_any(..., ascii_case_insensitive=True)``.  A small batch asks the native search
-    instead, with the same answer: a line holds a needle, ASCII case aside, exactly when its
-    text with ASCII letters lower-cased holds the needle lower-cased the same way
-    (``errorlog.prefilter_search``; other characters are compared as they are, as
-    ``ascii_case_insensitive`` does); a null line holds none."""
-    search = errorlog.prefilter_search()
-    lines = df.get_column("line")
-    if df.height > SMALL_BATCH or not search.is_native:
-        return df.filter(lines.str.contains_any(prefilter_needles(), ascii_case_insensitive=True))
-    found, lower = search.found, errorlog.ASCII_LOWER
-    keep = [line is not None and bool(found(line.lower() if line.isascii() else line.translate(lower)))
-            for line in lines]
-    return df.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
 def _classify_exactly(cand: pl.DataFrame, year: int, finders: bool = True) -> pl.DataFrame:

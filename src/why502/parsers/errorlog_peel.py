@@ -63,6 +63,7 @@ import polars as pl
 from why502.parsers import wrappers
 from why502.parsers.errorlog import ENGINE_HEAD_PREFIX, ENGINE_TIME, engine_keys, prefilter_needles
 from why502.parsers.normalize import FRAGMENT_INSIDE, HEAD_REPAIR_MARKS, MAY_CHANGE_ASCII
+from why502.parsers.prefilter import prefiltered
 
 # Lines worth a look: docker's object or an RFC 3339 time at the start (one anchored pass).
 _CANDIDATE = r'^(?:\{"log":"|[0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9])'
@@ -136,7 +137,7 @@ def peel(text: pl.Series, pending: bool = True) -> Peeled:
         return Peeled(text, none)
     df = df.filter(pl.col("inner").str.contains(ENGINE_HEAD_PREFIX) & _kept())
     if not _keys_hold_needles():
-        df = df.filter(line.str.contains_any(prefilter_needles(), ascii_case_insensitive=True))
+        df = prefiltered(df)
     if df.height == 0:
         return Peeled(text, none)
     df = df.with_columns(_repairable(df))
