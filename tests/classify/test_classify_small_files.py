@@ -3,7 +3,8 @@ batch of at most ``app.classify.SMALL_EXACT`` are summed from their records
 (``aggregate_records(classify_series(...))``), not run through ``summarize_series`` -- the same
 summary as the polars engine's (which keeps ``summarize_series``) and as with the threshold at 0,
 on files of one to a few dozen real lines of every program, and a file with more handed-back
-lines than the threshold; ``--since`` keeps ``summarize_series``.
+lines than the threshold; with ``--since`` too (the records filtered by ``filter_since``), at
+cut-offs before, inside and after the files' times.
 """
 
 from __future__ import annotations
@@ -67,11 +68,17 @@ def test_small_files_give_the_summary_of_summarize_series(tmp_path: Path,
     assert mine[1], "no symptom read: the files hold no failure"
 
 
-def test_since_keeps_summarize_series(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    paths = _files(tmp_path)[:10]
+@pytest.mark.parametrize("since", ["2016-01-01T00:00:00", "2024-05-01T12:00:01", "2031-01-01T00:00:00"])
+def test_since_sums_the_records_at_or_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               since: str) -> None:
+    paths = _files(tmp_path)
     sizes = _spied(monkeypatch)
     with engine(native=True):
-        mine = summary_of(paths, since="2016-01-01T00:00:00")
-    assert len(sizes) >= 5 and min(sizes) <= classify.SMALL_EXACT
+        mine = summary_of(paths, since=since)
+    assert sizes and all(n > classify.SMALL_EXACT for n in sizes), sizes  # only the big file's
+    monkeypatch.setattr(classify, "SMALL_EXACT", 0)
+    with engine(native=True):
+        assert summary_of(paths, since=since) == mine
+    assert len(sizes) > 30
     with engine(native=False):
-        assert summary_of(paths, since="2016-01-01T00:00:00") == mine
+        assert summary_of(paths, since=since) == mine

@@ -211,3 +211,56 @@ def test_since_keeps_impossible_times_whatever_else_the_batch_holds(odd_level: b
     (row,) = [r for r in rows if r[0] == "connection-refused"]
     assert row[4] == len(lines)
     assert_summary_exact(lines, since="2024-05-01T12:00:00")
+
+
+# ---------------------------------------------------------------------------------------------
+# --since the two ways: ``summarize_series`` with ``filter_since`` as its record filter (the
+# summary's path for a batch) against the records of the batch filtered by ``filter_since`` and
+# summed (``aggregate_records``): the fast path compares nginx's raw time with the cut-off's
+# text, the records compare the ISO time, and an aware time (a wrapper's, a syslog line's) is
+# compared in local time.  Each line gets a time near the cut-off, a possible or impossible one.
+
+_NGINX_TIME = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d")
+_SINCE_TIMES = ["2024/05/01 12:00:00", "2024/05/01 12:00:01", "2024/05/01 11:59:59", "2024/04/30 23:59:59",
+                "2024/05/02 00:00:00", "1969/12/31 23:59:59", "2024/02/30 12:00:00", "2024/13/45 99:99:99",
+                "9999/01/01 00:00:00", "2024/05/01 12:00:60"]
+_SINCE_CUTS = [dt.datetime(2024, 5, 1, 12, 0, 0), dt.datetime(2024, 5, 1, 12, 0, 1),
+               dt.datetime(2024, 4, 30, 23, 59, 59), dt.datetime(1970, 1, 1), dt.datetime(2030, 1, 1)]
+_SINCE_WRAPS = ["plain", "plain", "docker-json", "cri", "kubectl-timestamps", "journal-short-iso",
+                "syslog-bsd", "compose-dash"]
+
+
+def _timed(line: str, when: str, wrap: str) -> str:
+    line = _NGINX_TIME.sub(when, line, count=1)
+    return line if wrap == "plain" else WRAPPERS[wrap](line)
+
+
+def assert_since_agrees(lines: list[str], cutoff: dt.datetime) -> None:
+    from functools import partial
+
+    from why502.app.classify import filter_since
+
+    series = pl.Series("line", lines, dtype=pl.String)
+    fast = summarize_series(series, year=YEAR, since=cutoff.isoformat(timespec="seconds"),
+                            filter_records=partial(filter_since, cutoff=cutoff))
+    records = classify_series(series, year=YEAR, fields=("upstream",))
+    assert normalised(fast) == normalised(aggregate_records(filter_since(records, cutoff)))
+
+
+@pytest.mark.parametrize("cutoff", _SINCE_CUTS)
+def test_since_records_filtered_give_the_summary(cutoff: dt.datetime) -> None:
+    """Every real line at each time and in each wrapping, against one cut-off."""
+    lines = real_lines()
+    times, wraps = len(_SINCE_TIMES), len(_SINCE_WRAPS)
+    got = [_timed(ln, _SINCE_TIMES[i % times], _SINCE_WRAPS[i // times % wraps])
+           for i, ln in enumerate(lines)]
+    assert_since_agrees(got, cutoff)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_SINCE_TIMES),
+                          st.sampled_from(_SINCE_WRAPS)), min_size=1, max_size=25),
+       st.sampled_from(_SINCE_CUTS))
+def test_since_generated_batches(picks: list[tuple[int, str, str]], cutoff: dt.datetime) -> None:
+    lines = recognised_real_lines()
+    assert_since_agrees([_timed(lines[i % len(lines)], when, wrap) for i, when, wrap in picks], cutoff)

@@ -188,19 +188,24 @@ cost -- the framing peel, the engine's grouping query, the exact mask, then ``cl
 of every line that is not a plain nginx line, as most handed-back lines are not -- is the larger
 part of a small batch's: 13.4 against 6.9 ms a 3-line batch, 59 against 47 ms at 256 lines of
 the edge field corpus' error lines (stop 77).  A file of a few lines is one such batch, and
-1,000 of them paid it each.  Not with ``--since``: ``summarize_series`` filters nginx's lines by
-their raw time, the exact path by ``filter_since``.  The polars engine (no C build) keeps
-``summarize_series`` for every batch: ``tests/classify/test_classify_native.py`` compares the two."""
+1,000 of them paid it each.  With ``--since`` too: the records are filtered by ``filter_since``
+first, which gives what ``summarize_series`` gives with ``filter_since`` as its record filter
+(its fast path compares nginx's raw time; ``tests/classify/test_classify_summary.py`` checks
+the two on every real line at times around the cut-off, impossible ones too, in each wrapping).
+The polars engine (no C build) keeps ``summarize_series`` for every batch:
+``tests/classify/test_classify_native.py`` compares the two."""
 
 
 def _summarize_handed_back(exact: bytes, year: int, cutoff: dt.datetime | None) -> pl.DataFrame:
     """``_summarize_lines`` of the lines the native scanner handed back (``exact``, whole lines),
-    or, for at most ``SMALL_EXACT`` of them and no ``--since``, the sum of their records."""
+    or, for at most ``SMALL_EXACT`` of them, the sum of their records (those at or after
+    ``cutoff``)."""
     from why502.parsers.errorlog_batch import aggregate_records, classify_series
 
     lines = split_lines(exact)[0]
-    if cutoff is None and lines.len() <= SMALL_EXACT:
-        return _compact(aggregate_records(classify_series(lines, year=year, fields=("upstream",))))
+    if lines.len() <= SMALL_EXACT:
+        records = classify_series(lines, year=year, fields=("upstream",))
+        return _compact(aggregate_records(records if cutoff is None else filter_since(records, cutoff)))
     return _summarize_lines(lines, year, cutoff, exact)
 
 
