@@ -19,6 +19,14 @@ from why502.sources.proxyprocs import PIDS_ENV
 RunMain = Callable[..., tuple[int, str, str]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """``WHY502_SUITE_CPU=DIR``: each test's CPU is recorded there (``tests/support/suite_cpu.py``)."""
+    if os.environ.get("WHY502_SUITE_CPU"):
+        from tests.support import suite_cpu
+
+        config.pluginmanager.register(suite_cpu, "why502-suite-cpu")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test marked ``real`` that fails runs once more (pytest-rerunfailures' ``flaky``), and
     the rerun is printed in the summary (``R``, "N rerun"): such a test starts real nginx,
@@ -52,6 +60,18 @@ def _no_notes_from_another_test() -> None:
     from why502.sources.opening import take_notes
 
     take_notes()
+
+
+@pytest.fixture(autouse=True)
+def _the_engine_reads_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process a batch of a few lines goes through the polars engine, not line by line
+    (``errorlog_batch.PER_LINE_BELOW``): the engine's equivalence tests feed it batches of a few
+    to a few dozen lines, and would otherwise compare the per-line recogniser with itself.  The
+    per-line path is checked against the engine in ``tests/classify/test_classify_per_line.py``;
+    the command-line runs (subprocesses) take it as a user's run does."""
+    from why502.parsers import errorlog_batch
+
+    monkeypatch.setattr(errorlog_batch, "PER_LINE_BELOW", 0)
 
 
 @pytest.fixture

@@ -112,6 +112,18 @@ def test_wrapped_noise_stays_noise() -> None:
             assert classify_line(wrap(ln), year=YEAR) is None, ln[:200]
 
 
+def test_a_second_of_60_is_no_time_either_way() -> None:
+    """polars' ``strptime`` reads ``23:59:60`` as a leap second and Python's ``datetime`` refuses
+    it: the engine once printed the time the per-line recogniser leaves out, which showed when a
+    native batch handed such a line to the per-line path of a small batch."""
+    times = ["2024/02/29 23:59:60", "2024/12/31 23:59:60", "2024/05/01 12:00:59", "2024/05/01 12:60:00",
+             "2024/05/01 12:00:61"]
+    lines = [REFUSED.replace("2024/05/01 12:00:01", t) for t in times]
+    assert_engines_agree(lines + [TS + ln for ln in lines] + [CRI + ln for ln in lines])
+    records = classify_series(pl.Series(lines), year=YEAR).get_column("time").to_list()
+    assert records == [None, None, "2024-05-01T12:00:59", None, None]
+
+
 def test_wrapper_time_is_used_only_when_the_line_has_none() -> None:
     nginx = ('2016/11/06 11:03:01 [error] 3860#0: *37 connect() failed (111: Connection refused) while '
              'connecting to upstream, client: 127.0.0.1, server: _, upstream: "fastcgi://127.0.0.1:9000"')

@@ -264,3 +264,20 @@ def test_since_records_filtered_give_the_summary(cutoff: dt.datetime) -> None:
 def test_since_generated_batches(picks: list[tuple[int, str, str]], cutoff: dt.datetime) -> None:
     lines = recognised_real_lines()
     assert_since_agrees([_timed(lines[i % len(lines)], when, wrap) for i, when, wrap in picks], cutoff)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 64, 65, 1000])
+def test_a_compacted_summary_is_the_same_frame(rows: int) -> None:
+    """``_compact`` copies a few rows by value and more through IPC: the same rows and types,
+    nulls kept, either way."""
+    from why502.app.classify import _compact
+    from why502.parsers.errorlog_batch import SUMMARY_SCHEMA
+
+    n = range(rows)
+    df = pl.DataFrame({"symptom": [f"s{i % 7}" for i in n], "status": [None if i % 5 else 502 for i in n],
+                       "source": ["nginx"] * rows,
+                       "upstream": [None if i % 3 else f"http://10.0.0.{i % 250}:80" for i in n],
+                       "n": list(n), "first": [None if i % 4 else "2024-05-01T12:00:00" for i in n],
+                       "last": ["2024-05-01T12:00:0\u00e9"] * rows}, schema=SUMMARY_SCHEMA)
+    got = _compact(df)
+    assert got.schema == df.schema and got.equals(df)
