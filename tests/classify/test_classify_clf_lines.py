@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
@@ -127,3 +129,37 @@ def test_the_batch_engine_hands_no_request_line_to_the_per_line_recogniser(
     out = classify_series(pl.Series([*BAITS, *errors, wrapped]))
     assert asked == [wrapped]
     assert out.height == len(errors) + 1
+
+
+CLF_PIECES = ["a", '"', "\\", " ", "\r", "GET /", '" 502 12 ', '" 200 - ', '\\"', '" 50', "1", "-", "[",
+              "\\\\", "\u00e9"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.booleans(), st.lists(st.sampled_from(CLF_PIECES), max_size=14).map("".join))
+def test_python_s_request_pattern_is_the_shared_one(headed: bool, rest: str) -> None:
+    """``access_line._CLF_REQUEST`` (possessive repeats, for Python's ``re``) matches what
+    ``CLF_REQUEST`` (the text polars reads too) matches, and the same groups."""
+    import re
+
+    from why502.parsers.access_line import _CLF_REQUEST, CLF_REQUEST
+
+    text = ('1.2.3.4 - - [21/Nov/2026:10:00:01 +0000] "' if headed else "") + rest
+    a, b = re.compile(CLF_REQUEST).match(text), _CLF_REQUEST.match(text)
+    assert (a is None) == (b is None)
+    assert a is None or b is None or (a.group(0), a.group("status")) == (b.group(0), b.group("status"))
+
+
+def test_a_long_request_costs_no_memory_per_character() -> None:
+    """A 1 MiB request with no closing quote: Python's ``re`` kept a mark per character of
+    ``(?:[^"\\\\]|\\\\.)*`` (153 MB); the per-line recogniser asks every line it reads."""
+    import tracemalloc
+
+    line = '10.9.9.9 - - [21/Nov/2026:10:00:01 +0000] "GET /' + "A" * (1 << 20)
+    tracemalloc.start()
+    try:
+        assert classify_line(line) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 30 << 20, peak

@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 
 from tests.classify.test_classify_engines import FRAGMENTS, WRAPPERS, YEAR, real_lines
 from tests.classify.test_classify_small_files import _files
-from tests.classify.wrapped_corpus import NATIVE_WRAPPERS, ODD_WRAPPED
+from tests.classify.wrapped_corpus import NATIVE_WRAPPERS, ODD_WRAPPED, REFUSED
 from tests.conftest import RunMain
 from tests.support.clirun import why502
 from why502.parsers import errorlog_batch
@@ -89,9 +89,11 @@ def test_the_engine_reads_bigger_batches_and_fewer_fields(monkeypatch: pytest.Mo
     calls: list[int] = []
     real = errorlog_batch._per_line
 
-    def spy(lines: pl.Series, *args: Any) -> pl.DataFrame:
-        calls.append(lines.len())
-        return real(lines, *args)
+    def spy(lines: pl.Series, *args: Any) -> pl.DataFrame | None:
+        got = real(lines, *args)
+        if got is not None:
+            calls.append(lines.len())
+        return got
 
     monkeypatch.setattr(errorlog_batch, "_per_line", spy)
     monkeypatch.setattr(errorlog_batch, "PER_LINE_BELOW", BELOW)
@@ -101,6 +103,11 @@ def test_the_engine_reads_bigger_batches_and_fewer_fields(monkeypatch: pytest.Mo
     classify_series(pl.Series(lines[:BELOW]), year=YEAR)
     classify_series(pl.Series(lines[:3]), year=YEAR, fields=("upstream",))  # the summary's
     assert calls == [BELOW - 1]
+    # a long line: the engine's prefilter drops it natively, the per-line regexes would read it
+    long = [lines[0], REFUSED + " x" * errorlog_batch.PER_LINE_MAX_CHARS, "A" * (1 << 20)]
+    mine, engine = both(long, monkeypatch)
+    assert calls == [BELOW - 1] and mine.height >= 1
+    assert_frame_equal(mine, engine)
 
 
 def test_the_command_prints_what_the_engine_prints(tmp_path: Path, run_main: RunMain) -> None:

@@ -36,7 +36,15 @@ CLF_REQUEST = (
 )
 """The start of a request line in the common log format, up to its status and size."""
 
-_CLF_REQUEST = re.compile(CLF_REQUEST)
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+# Python's ``re`` keeps a backtracking mark for each repetition of ``(?:a|b)*``: ~150 bytes a
+# character, 153 MB for a 1 MiB request (a log cut at 1 MiB a line; the per-line recogniser asks
+# every line it reads).  The same language with possessive repeats -- its two branches and the
+# closing quote share no character, so nothing is ever given back -- keeps none: 0 MB, 9 ms
+# there instead of 166.  Rust's ``regex`` (polars) has no possessive repeats, and needs none
+# (a DFA keeps no such marks): it keeps ``CLF_REQUEST``.
+_CLF_REQUEST = re.compile(CLF_REQUEST.replace(_QUOTED, r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'))
+assert _CLF_REQUEST.pattern != CLF_REQUEST
 
 
 def clf_status(text: str) -> int | None:
