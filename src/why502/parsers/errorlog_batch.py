@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 import polars as pl
 
@@ -160,16 +161,25 @@ def _per_line(lines: pl.Series, year: int, may_have_cr: bool) -> pl.DataFrame | 
     texts = lines.cast(pl.String).to_list()
     if any(t is not None and len(t) > PER_LINE_MAX_CHARS for t in texts):
         return None
+    # the engine reads a null as an empty line: nothing
+    rows = ((idx, line.rstrip("\r\n") if may_have_cr else line) for idx, line in enumerate(texts)
+            if line is not None)
+    records = _memo_records(rows, year)
+    return pl.DataFrame(records, schema=OUTPUT_SCHEMA) if records else empty_frame()
+
+
+def _memo_records(rows: Iterable[tuple[int, str]], year: int) -> list[dict[str, Any]]:
+    """Each (``idx``, line)'s record from the per-line recogniser, ``errorlog.classify_line``
+    (through a proxy's memo: ``parsers.linememo``), as a row of ``OUTPUT_SCHEMA``; none for a line
+    it does not read."""
     memo = shared_memo()
     records = []
-    for idx, line in enumerate(texts):
-        if line is None:
-            continue  # the engine reads a null as an empty line: nothing
-        c = memo.classify(line.rstrip("\r\n") if may_have_cr else line, year=year)
+    for idx, line in rows:
+        c = memo.classify(line, year=year)
         if c is not None:
             records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern,
                             "captures": captures_column(c.captures)})
-    return pl.DataFrame(records, schema=OUTPUT_SCHEMA) if records else empty_frame()
+    return records
 
 
 def _together(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -293,8 +303,6 @@ def _classify_others(df: pl.DataFrame, year: int, finders: bool = True) -> pl.Da
 
 def _classify_exactly(cand: pl.DataFrame, year: int, finders: bool = True) -> pl.DataFrame:
     """``cand`` (``idx``, ``line``) through the per-line recogniser, ``errorlog.classify_line``."""
-    records = []
-    memo = shared_memo()
     # the lines a proxy's finder reads without classify_line, with their records (HAProxy's
     # session lines by group: parsers.linememo.known), not read one by one
     skip, found = known(cand.get_column("line"), year) if finders else (None, [])
@@ -302,11 +310,7 @@ def _classify_exactly(cand: pl.DataFrame, year: int, finders: bool = True) -> pl
              for f in found]
     if skip is not None:
         cand = cand.filter(~skip)
-    for idx, line in cand.iter_rows():
-        c = memo.classify(line, year=year)  # classify_line's record (a proxy's memo: parsers.linememo)
-        if c is not None:
-            records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern,
-                            "captures": captures_column(c.captures)})
+    records = _memo_records(cand.iter_rows(), year)
     if records:
         found.append(pl.DataFrame(records, schema=OUTPUT_SCHEMA))
     if not found:
