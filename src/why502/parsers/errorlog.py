@@ -298,10 +298,17 @@ def _key_re() -> re.Pattern[str]:
 
 @lru_cache(maxsize=1)
 def _headless_re() -> re.Pattern[str]:
+    """An nginx key phrase with no head before it: a plain key after a separator, or a
+    prefixed key after one word (``[^ ]+ could not be resolved``).  The word's branch is tried
+    only where a space-free run starts (``(?<![^ ])``): a try from a tab, ``:`` or ``]``
+    inside the run reads the same word's end, so it matches exactly when the try from the run's
+    start does, which ``search`` meets first -- the same matches, in linear time.  Tried from
+    every separator, a 256 KiB run of ``1:`` or tabs took minutes (each try walked to the run's
+    end: ``diagnose`` of such a line, tests/classify/test_hostile_lines.py)."""
     plain, prefixed = engine_keys()
     return re.compile(
         r"(?:^|[\s:\]])(?P<m>(?:" + "|".join(rx_escape(k) for k in plain) + ")"
-        r"|[^ ]+ (?:" + "|".join(rx_escape(k) for k in prefixed) + "))"
+        r"|(?<![^ ])[^ ]+ (?:" + "|".join(rx_escape(k) for k in prefixed) + "))"
     )
 
 

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '0baedb417fca9b387d9f54e62782a9e4334ca447ab453dcbd2863ac8f698b9cc'
+DIGEST = 'fdf379b200937d2e409515c7421279bda28c80fa34cd80c9a5a0eac30add4119'
 NO_CLIENT: Any = (
     (
         ('envoy-tls', ()),

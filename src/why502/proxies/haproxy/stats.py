@@ -237,7 +237,7 @@ def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     from why502.parsers.lblogs.batch import without_cr
 
     read = without_cr(lines)  # a CRLF line without its CR, as the pass reads it; ``_text`` is the line
-    m = read.rename("line").str.extract_groups(haproxy_log.HTTPLOG.pattern).struct.unnest()
+    m = read.rename("line").str.extract_groups(haproxy_log.HTTPLOG_TEXT).struct.unnest()
     m = m.with_columns(lines.rename("_text"),
                        pl.int_range(first_row, first_row + lines.len(), dtype=pl.Int64).alias("_row"),
                        ).filter(pl.col("client").is_not_null())
@@ -388,7 +388,7 @@ class HttplogFeed:
             head = (pl.Series("line", batch.text.split("\n", self.HEAD)[:self.HEAD]) if batch.first_line == 1
                     else pl.Series("line", [], dtype=pl.String))
             take = self._take[batch.path] = (
-                not self.head or bool(head.str.contains(haproxy_log.HTTPLOG.pattern).any()))
+                not self.head or bool(head.str.contains(haproxy_log.HTTPLOG_TEXT).any()))
         return take
 
     def log(self) -> FedLog:

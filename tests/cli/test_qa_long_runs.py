@@ -1,0 +1,115 @@
+"""A long line made of one character class ends in time, through the command a user types.
+
+Python's ``re`` backtracks.  A search whose pattern starts with a repeat of a character class
+(HAProxy's httplog client ``[\\w.:\\[\\]-]+?``, nginx's headless key after ``[^ ]+``) is tried
+from every character of a run of that class, and each try walks to the run's end: quadratic in
+the line.  ``diagnose --error-log`` of one 256 KiB access-log-shaped line spent ~25 minutes
+sniffing which proxy wrote it (the old client pattern: 5 s at 16 KiB, 94 s at 64 KiB), and a
+1 MiB ``1:1:1:...`` message after Apache's error head (a key phrase searched from every ``:``)
+some 15.  The fixes start those tries where a run starts; the first tests here show the
+matches did not change, the last two that the commands end (their timeout is a hang guard,
+minutes above the ~1 s they take: no speed is asserted).  The lines are generated: they are
+shapes, not any program's output.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+from pathlib import Path
+
+from tests.support.clirun import WHY502
+from tests.support.paths import FIXTURES_DIR
+from why502.parsers import errorlog
+from why502.proxies.haproxy import log as haproxy_log
+
+HANG_GUARD = 240  # seconds: the old patterns took ~15-25 minutes on these lines
+
+
+def _httplog_lines() -> list[str]:
+    """Every recorded HAProxy log line of the fixtures (real haproxy, lab scenarios)."""
+    out: list[str] = []
+    for path in sorted((FIXTURES_DIR / "recorded").glob("haproxy-*/haproxy.log")):
+        out.extend(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    assert len(out) > 20
+    return out
+
+
+def _same(a: re.Match[str] | None, b: re.Match[str] | None, *groups: str) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.span() == b.span() and all(a.span(g) == b.span(g) for g in groups)
+
+
+def test_httplog_started_at_runs_finds_what_the_shared_text_finds() -> None:
+    """``HTTPLOG`` (Python's, its client tried where a run starts) against ``HTTPLOG_TEXT`` as
+    polars reads it: the same span and groups on every recorded line, and on those lines cut,
+    spliced and salted with the client's characters (short: the old pattern is quadratic)."""
+    shared = re.compile(haproxy_log.HTTPLOG_TEXT)
+    groups = tuple(shared.groupindex)
+    lines = _httplog_lines()
+    salt = ["a", "1", ":", ".", "[", "]", "-", " ", "x:1 ", "1.2.3.4:5", "[::1]:80 ", "\t", '"']
+    rnd = random.Random(28)
+    cases = list(lines)
+    for _ in range(4000):
+        line = rnd.choice(lines)
+        cut = rnd.randrange(len(line))
+        cases.append(line[:cut] + "".join(rnd.choice(salt) for _ in range(rnd.randint(0, 4))) + line[cut:])
+        cases.append("".join(rnd.choice(salt) for _ in range(rnd.randint(0, 6))) + line)
+    matched = 0
+    for case in cases:
+        new, old = haproxy_log.HTTPLOG.search(case), shared.search(case)
+        assert _same(new, old, *groups), case
+        matched += new is not None
+    assert matched > len(cases) // 3
+
+
+def test_headless_key_started_at_runs_finds_what_every_separator_found() -> None:
+    """nginx's headless key (``errorlog._headless_re``) against the pattern as it was, its word
+    tried after every separator: the same match and message start on generated lines of keys,
+    separators, tabs and words."""
+    plain, prefixed = errorlog.engine_keys()
+    before = re.compile(
+        r"(?:^|[\s:\]])(?P<m>(?:" + "|".join(errorlog.rx_escape(k) for k in plain) + ")"
+        r"|[^ ]+ (?:" + "|".join(errorlog.rx_escape(k) for k in prefixed) + "))")
+    now = errorlog._headless_re()
+    tokens = [*plain[:12], *prefixed * 6, "word", " ", " ", "\t", ":", "]", "[", "a", "x:y", "1",
+              "\n", "\r", "  "]
+    rnd = random.Random(28)
+    after_a_word = 0
+    for _ in range(30000):
+        line = "".join(rnd.choice(tokens) for _ in range(rnd.randint(1, 9)))
+        got = now.search(line)
+        assert _same(got, before.search(line), "m"), line
+        after_a_word += got is not None and not got.group("m").startswith(plain)
+    assert after_a_word > 500  # the branch the change is in
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WHY502, *args], capture_output=True, text=True, errors="replace",
+                          timeout=HANG_GUARD, check=False, stdin=subprocess.DEVNULL)
+
+
+def test_diagnose_sniffs_a_long_access_line_named_as_the_error_log(tmp_path: Path) -> None:
+    """One 256 KiB line (all of the head ``diagnose`` sniffs for HAProxy's httplog) of a
+    URL of letters: read, judged, one JSON report."""
+    log = tmp_path / "long.log"
+    log.write_text('1.2.3.4 - - [21/Nov/2026:10:00:01 +0000] "GET /' + "A" * (256 << 10) + "\n")
+    done = _run("diagnose", "--offline", "--error-log", str(log), "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    assert "findings" in json.loads(done.stdout)
+
+
+def test_classify_reads_a_long_run_of_colons_after_apache_s_head(tmp_path: Path) -> None:
+    """A 1 MiB message of ``1:`` after Apache's error head, between two real proxy errors:
+    classify reads all three lines and recognises the two."""
+    head = "[Sat Nov 21 10:00:01.123456 2026] [proxy:error] [pid 1] (111)Connection refused: "
+    real = head + "AH00957: http: attempt to connect to 127.0.0.1:8080 (127.0.0.1:8080) failed"
+    log = tmp_path / "apache_error.log"
+    log.write_text("\n".join([real, head + "AH00957: " + "1:" * (512 << 10), real]) + "\n")
+    done = _run("classify", str(log), "--format", "jsonl", "--no-progress")
+    assert done.returncode in (0, 1), done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len([r for r in records if r.get("symptom")]) >= 2, done.stdout[:2000]
