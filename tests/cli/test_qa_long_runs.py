@@ -6,8 +6,10 @@ from every character of a run of that class, and each try walks to the run's end
 the line.  ``diagnose --error-log`` of one 256 KiB access-log-shaped line spent ~25 minutes
 sniffing which proxy wrote it (the old client pattern: 5 s at 16 KiB, 94 s at 64 KiB), and a
 1 MiB ``1:1:1:...`` message after Apache's error head (a key phrase searched from every ``:``)
-some 15.  The fixes start those tries where a run starts; the first tests here show the
-matches did not change, the last two that the commands end (their timeout is a hang guard,
+some 15.  Guessing an Apache access log's format did the same after every ``:`` of a run
+(``vhost_combined``'s ``%v:%p``, the port read as ``\\S*``).  The fixes start those tries where
+a run starts, and read the port as digits; the first tests here show the matches did not
+change, the last three that the commands end (their timeout is a hang guard,
 minutes above the ~1 s they take: no speed is asserted).  The lines are generated: they are
 shapes, not any program's output.
 """
@@ -113,3 +115,19 @@ def test_classify_reads_a_long_run_of_colons_after_apache_s_head(tmp_path: Path)
     assert done.returncode in (0, 1), done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert len([r for r in records if r.get("symptom")]) >= 2, done.stdout[:2000]
+
+
+def test_diagnose_guesses_the_log_format_of_a_long_apache_access_line(tmp_path: Path) -> None:
+    """Apache's logs alone: the access log's format is guessed from its head
+    (``guess_log_format``); ``vhost_combined``'s ``%v:%p`` tried on a 256 KiB run of ``1:``
+    took minutes before the port was read as digits.  The error log is read, the access line
+    judged no request, one JSON report."""
+    error = tmp_path / "error.log"
+    error.write_text("[Sat Nov 21 10:00:01.123456 2026] [proxy:error] [pid 1] (111)Connection refused: "
+                     "AH00957: http: attempt to connect to 127.0.0.1:8080 (127.0.0.1:8080) failed\n")
+    access = tmp_path / "access.log"
+    access.write_text("1:" * (128 << 10) + "\n")
+    done = _run("diagnose", "--offline", "--error-log", str(error), "--access-log", str(access),
+                "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout)["findings"], done.stdout[:2000]

@@ -116,6 +116,12 @@ def compile_log_format(fmt: str, followed: bool = False) -> ApacheFormat:
             name = "agent"
         elif code == "n" and low == "proxy-status":
             name, rx, relay = "relayed", r"\d{3}|-", True
+        elif code == "p":
+            # a port (mod_log_config: ``%p``, ``%{canonical|local|remote}p``), digits only:
+            # ``vhost_combined``'s ``%v:%p`` as ``\S*:\S*`` tried the port after every ``:`` of
+            # the host's run, each try to the run's end (a 256 KiB ``1:1:...`` line sniffed:
+            # minutes, tests/cli/test_qa_long_runs.py)
+            rx = r"\d+"
         if name is not None and name not in used:
             used.add(name)
             parts.append(f"(?P<{name}>{rx})")
