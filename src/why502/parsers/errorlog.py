@@ -304,7 +304,7 @@ def _headless_re() -> re.Pattern[str]:
     inside the run reads the same word's end, so it matches exactly when the try from the run's
     start does, which ``search`` meets first -- the same matches, in linear time.  Tried from
     every separator, a 256 KiB run of ``1:`` or tabs took minutes (each try walked to the run's
-    end: ``diagnose`` of such a line, tests/classify/test_hostile_lines.py)."""
+    end: ``diagnose`` of such a line, tests/cli/test_qa_long_runs.py)."""
     plain, prefixed = engine_keys()
     return re.compile(
         r"(?:^|[\s:\]])(?P<m>(?:" + "|".join(rx_escape(k) for k in plain) + ")"

@@ -45,8 +45,8 @@ HTTPLOG = re.compile(_RUN_START + HTTPLOG_TEXT)
 """``HTTPLOG_TEXT`` for Python's ``re``, its client starting where a run of the client's
 characters starts.  Searched as it was, a line with a long run of them (a 256 KiB URL of
 letters, the head ``diagnose`` sniffs) took minutes: Python's backtracking ``re`` tried the
-lazy client from every character of the run, each try walking to the run's end (quadratic;
-stop 78's note).  The matches are the same: the client cannot hold the space that ends its
+lazy client from every character of the run, each try walking to the run's end (quadratic:
+tests/cli/test_qa_long_runs.py).  The matches are the same: the client cannot hold the space that ends its
 ``:port``, so a try from inside a run succeeds exactly when the try from the run's start does,
 and the leftmost match starts there.  Rust's ``regex`` has no look-behind and needs none (it
 runs in linear time): polars reads ``HTTPLOG_TEXT``."""
