@@ -9,9 +9,14 @@ sniffing which proxy wrote it (the old client pattern: 5 s at 16 KiB, 94 s at 64
 some 15.  Guessing an Apache access log's format did the same after every ``:`` of a run
 (``vhost_combined``'s ``%v:%p``, the port read as ``\\S*``).  The fixes start those tries where
 a run starts, and read the port as digits; the first tests here show the matches did not
-change, the last three that the commands end (their timeout is a hang guard,
+change, the next three that the commands end (their timeout is a hang guard,
 minutes above the ~1 s they take: no speed is asserted).  The lines are generated: they are
 shapes, not any program's output.
+
+A PHP-FPM pool's ``access.format`` is compiled to a pattern of lazy free items between
+literals, which Python's ``re`` cut every way on a line the format did not take (34 s for 4 KiB
+with php-fpm's example format); a pool's lines are matched by polars' linear engine now, and
+the last two tests show it gives Python's groups and that ``diagnose`` ends.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ import subprocess
 from pathlib import Path
 
 from tests.support.clirun import WHY502
-from tests.support.paths import FIXTURES_DIR
-from why502.parsers import errorlog
+from tests.support.paths import FIXTURES_DIR, matrix_cell
+from why502.parsers import errorlog, fpm_access
 from why502.proxies.haproxy import log as haproxy_log
 
 HANG_GUARD = 240  # seconds: the old patterns took ~15-25 minutes on these lines
@@ -131,3 +136,74 @@ def test_diagnose_guesses_the_log_format_of_a_long_apache_access_line(tmp_path: 
                 "--format", "json")
     assert done.returncode in (0, 1), done.stderr
     assert json.loads(done.stdout)["findings"], done.stdout[:2000]
+
+
+# php-fpm's own example (``sapi/fpm/www.conf.in``, ``;access.format``): lazy free items
+# between literals, which a backtracking engine cuts every way on a line that does not match
+FPM_EXAMPLE = '%R - %u %t "%m %r%Q%q" %s %f %{mili}d %{kilo}M %C%%'
+_FPM_FORMATS = [fpm_access.DEFAULT_FORMAT, FPM_EXAMPLE,
+                '%{REMOTE_ADDR}e %n %t "%m %r%Q%q" %s %{mili}d %{kilo}M %C%% %T',
+                '%R %t "%m %r%Q%q" %s %d',
+                '%{%Y-%m-%dT%H:%M:%S%z}t %p %P %l "%{User-Agent}o" %{SCRIPT_NAME}e%s',
+                '%{HTTP_HOST}e%r%Q%q %s %{micro}d']
+
+
+def _fpm_lines() -> list[str]:
+    """Every line a real PHP-FPM wrote in the fixtures (tests/fixtures/fpm-access/README.md)."""
+    out: list[str] = []
+    for path in sorted((FIXTURES_DIR / "fpm-access").glob("*.access.log")):
+        out.extend(path.read_text(encoding="utf-8").splitlines())
+    assert len(out) >= 12
+    return out
+
+
+def test_fpm_lines_read_by_polars_get_the_groups_python_s_re_gives() -> None:
+    """The pool's lines are matched by polars' linear engine (``parsers.fpm_access``): on the
+    real lines, and on them cut, spliced and salted with what the formats' literals and items
+    hold (short: Python's ``re`` is the slow reference here), each format's groups are the ones
+    Python's backtracking ``re`` gives for the same pattern, and the same lines match."""
+    salt = [" - ", " ", '"', "?", "%", "-", "1", "200", "12.5", " 200 ", '" 502 ', "GET /a.php",
+            "25/Nov/2026:12:57:28 +0000", "2026-11-25T12:57:28+0000", "\t", "é", "\x1c", "٣", "www"]
+    rnd = random.Random(25)
+    real = _fpm_lines()
+    cases = list(real)
+    for _ in range(3000):
+        line = rnd.choice(real)
+        cut = rnd.randrange(len(line) + 1)
+        cases.append(line[:cut] + "".join(rnd.choice(salt) for _ in range(rnd.randrange(4))) + line[cut:])
+        cases.append(line[:cut] + rnd.choice(real)[cut:])
+        cases.append("".join(rnd.choice(salt) for _ in range(rnd.randrange(1, 12))))
+    matched = 0
+    for text in _FPM_FORMATS:
+        fmt = fpm_access.compile_format(text)
+        assert fmt is not None, text
+        python = re.compile(fmt.pattern)
+        for line, got in zip(cases, fpm_access.match_lines(fmt, cases), strict=True):
+            m = python.match(line)
+            assert (m.groupdict() if m else None) == got, (text, line)
+            matched += got is not None
+    assert matched > 2000  # matches, not only refusals
+
+
+def test_diagnose_reads_a_pool_access_log_with_a_long_hostile_line(tmp_path: Path) -> None:
+    """The recorded pool cell, its pool writing php-fpm's example format, with a 64 KiB line
+    that has the format's time and status but not its other items: Python's ``re`` took 34 s
+    on 4 KiB of it (hours at 64 KiB).  The pool's own 502 lines around it are still read and
+    shown as the evidence."""
+    work = matrix_cell("apache-fcgi-5xx-pool-log", tmp_path)
+    conf = work / "www.conf"
+    quoted = FPM_EXAMPLE.replace('"', '\\"')  # as the pool file writes it
+    conf.write_text(conf.read_text() + f'access.format = "{quoted}"\n')
+    log = work / "php-fpm.access.log"
+    lines = [ln + " /srv/app.php 12.345 2048 0.00%" for ln in log.read_text().splitlines()]
+    body = (" - " * (11 << 10))[: 32 << 10]
+    hostile = body + ' - - 25/Nov/2026:12:57:28 +0000 "GET /x" 200 ' + body + "%"
+    log.write_text("\n".join([*lines[:2], hostile, *lines[2:]]) + "\n")
+    done = _run("diagnose", "--offline", "--proxy", "apache", "--config", str(work / "apache2.conf"),
+                "--error-log", str(work / "apache-error.log"),
+                "--access-log", str(work / "apache-access.log"),
+                "--fpm-log", str(work / "php-fpm.log"), "--fpm-conf", str(conf), "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    top = json.loads(done.stdout)["findings"][0]
+    texts = [e.get("text") or "" for e in top["evidence"]]
+    assert any('"GET /app.php" 502 /srv/app.php' in t for t in texts), texts

@@ -19,16 +19,24 @@ the last :data:`KEEP` lines of the window are kept (a note says so when more wer
 from __future__ import annotations
 
 import os
-import re
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
 from why502.errors import InputError
 from why502.facts.fpm import FpmPool
-from why502.facts.fpm_access import FpmAccessLog
+from why502.facts.fpm_access import FpmAccessLog, FpmRequest
 from why502.findings.model import Diagnostic
-from why502.parsers.fpm_access import DEFAULT_FORMAT, FpmFormat, compile_format, record, sniff, time_of
+from why502.parsers.fpm_access import (
+    DEFAULT_FORMAT,
+    FpmFormat,
+    compile_format,
+    line_times,
+    match_lines,
+    record,
+    sniff,
+    taken,
+)
 from why502.parsers.fpm_config import resolve_fpm_path
 from why502.sources.byte_chunks import head_lines
 from why502.sources.fpm import PHP_PREFIX
@@ -107,22 +115,24 @@ def _head(path: str) -> list[str]:
 
 def _read(path: str, fmt: FpmFormat, since: datetime | None, diags: list[Diagnostic],
           pool: FpmPool | None, origin: str) -> FpmAccessLog | None:
-    # the matches are kept, their records built for the kept ones only (a busy pool's log)
-    kept: deque[tuple[int, str, re.Match[str]]] = deque(maxlen=KEEP)
+    # the lines taken are counted and the window's last KEEP kept, their groups cut and their
+    # records built at the end, for the kept ones only (a busy pool's log); each batch matched
+    # in one pass of polars' linear engine (parsers.fpm_access), the times of its lines taken
+    # in another when --since asks
+    kept: deque[tuple[int, str]] = deque(maxlen=KEEP)
     lines = unparsed = 0
-    match = fmt.regex.match
     try:
         # bounded batches, over-long lines cut (sources.logfiles), a rotated .gz read as text
         for batch in iter_batches([path]):
-            for number, text in enumerate(batch.lines, batch.first_line):
-                m = match(text)
-                if m is None:
-                    unparsed += bool(text.strip())
-                    continue
-                if since is not None and (t := time_of(fmt, m)) is not None and _before(t, since):
-                    continue
-                lines += 1
-                kept.append((number, text, m))
+            texts = batch.lines
+            hits = taken(fmt, texts)
+            unparsed += sum(1 for text, hit in zip(texts, hits) if not hit and text.strip())
+            at = [i for i, hit in enumerate(hits) if hit]
+            if since is not None:
+                times = line_times(fmt, [texts[i] for i in at])
+                at = [i for i, t in zip(at, times) if t is None or not _before(t, since)]
+            lines += len(at)
+            kept.extend((batch.first_line + i, texts[i]) for i in at[-KEEP:])
     except (OSError, InputError) as err:
         why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         if origin == "--app-log":
@@ -134,8 +144,15 @@ def _read(path: str, fmt: FpmFormat, since: datetime | None, diags: list[Diagnos
                                 "of the window were kept"))
     return FpmAccessLog(file=path, format=fmt.format, pool=pool.name if pool else None,
                         key=pool.key if pool else None,
-                        requests=tuple(record(fmt, m, text, n) for n, text, m in kept), lines=lines,
+                        requests=_records(fmt, kept), lines=lines,
                         unparsed=unparsed, origin=origin)
+
+
+def _records(fmt: FpmFormat, kept: Iterable[tuple[int, str]]) -> tuple[FpmRequest, ...]:
+    """The records of the kept lines (each one the format took: its groups are there)."""
+    numbered = list(kept)
+    found = match_lines(fmt, [text for _n, text in numbered])
+    return tuple(record(fmt, g, text, n) for (n, text), g in zip(numbered, found) if g is not None)
 
 
 def _before(t: datetime, since: datetime) -> bool:
