@@ -16,7 +16,11 @@ shapes, not any program's output.
 A PHP-FPM pool's ``access.format`` is compiled to a pattern of lazy free items between
 literals, which Python's ``re`` cut every way on a line the format did not take (34 s for 4 KiB
 with php-fpm's example format); a pool's lines are matched by polars' linear engine now, and
-the last two tests show it gives Python's groups and that ``diagnose`` ends.
+two tests show it gives Python's groups and that ``diagnose`` ends.  An nginx ``log_format``
+with two variables side by side (``$host$request_uri``) had the first as ``.*?``, retried from
+every start of the second (15 s for a 40 KB line of ``stats --config``); two tests show its
+new pattern matches as ``.*?`` did, and that ``stats`` ends.  The last two do the same for an
+Apache ``LogFormat`` with items side by side (``"%m %U%q %H"``: ~5 minutes for 250 KiB).
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ import random
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.support.clirun import WHY502
 from tests.support.paths import FIXTURES_DIR, matrix_cell
-from why502.parsers import errorlog, fpm_access
+from why502.parsers import errorlog, fpm_access, log_format
 from why502.proxies.haproxy import log as haproxy_log
 
 HANG_GUARD = 240  # seconds: the old patterns took ~15-25 minutes on these lines
@@ -207,3 +214,192 @@ def test_diagnose_reads_a_pool_access_log_with_a_long_hostile_line(tmp_path: Pat
     top = json.loads(done.stdout)["findings"][0]
     texts = [e.get("text") or "" for e in top["evidence"]]
     assert any('"GET /app.php" 502 /srv/app.php' in t for t in texts), texts
+
+
+# nginx formats with a variable of free text right before another ($host$request_uri): the
+# first was ``.*?``, which Python's re retried at every start of the second
+_NGINX_ADJACENT = [
+    '$remote_addr [$time_local] "$request_method $scheme://$host$request_uri $server_protocol" $status',
+    '$remote_addr "$host$uri$is_args$args" $status $body_bytes_sent',
+    '$http_x_forwarded_for$remote_addr - [$time_local] $status "$a$b"',
+    '$status $request_uri$host|$uri-$args',
+    '$remote_addr $status "$host$request_uri\\$args"',
+    '$status "$request$http_user_agent" $host$msec',
+]
+
+
+_FIXED_VALUES = {"$status": "502", "$time_local": "21/Nov/2026:10:00:01 +0000", "$msec": "1763719201.123",
+                 "$body_bytes_sent": "17", "$request_time": "0.123"}
+# escape=json: the values between quotes, as nginx writes them (ngx_http_log_json_variable)
+_NGINX_JSON_ADJACENT = [
+    '{"status":$status,"url":"$scheme://$host$request_uri","rt":"$request_time"}',
+    '{"a":"$host$uri$args","s":$status,"b":"$remote_addr/$http_x_real_ip$remote_user"}',
+]
+
+
+def _json_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _nginx_lines(fmt: str, rnd: random.Random, n: int, escape: str | None = None) -> list[str]:
+    """Lines shaped like ``fmt``: each variable filled with a run of the characters its
+    neighbours use (the stops ``[^c]*`` and ``(?:[^c]*c)*?`` turn on), then spliced with a
+    salt; with ``escape="json"`` each value escaped as nginx escapes it, and a line cut short
+    instead (nginx writes no raw quote or lone backslash outside a value)."""
+    parts = re.split(r"(\$[A-Za-z_][A-Za-z0-9_]*)", fmt)
+    pool = ["a", "b", "/", ":", " ", '"', "|", "-", "\\", "?", "x=1", "200", "502", "1.2.3.4", "7.5"]
+    own = _json_escaped if escape == "json" else str
+    out: list[str] = []
+    for _ in range(n):
+        line = "".join(p if not p.startswith("$") else
+                       _FIXED_VALUES[p] if p in _FIXED_VALUES and rnd.random() < 0.9 else
+                       own("".join(rnd.choice(pool) for _ in range(rnd.randrange(0, 6))))
+                       for p in parts)
+        if rnd.random() < 0.3:
+            line = line.replace(" ", "", 1)
+        cut = rnd.randrange(len(line) + 1)
+        if rnd.random() < 0.3:  # (a JSON line cut short: a salt there would be no value of it)
+            line = line[:cut] if escape == "json" else line[:cut] + rnd.choice(pool) + line[cut:]
+        out.append(line)
+    return out
+
+
+def _variables(fmt: str) -> frozenset[str]:
+    return frozenset(v for kind, v in log_format.split_pieces(fmt) if kind == "var")
+
+
+def test_nginx_adjacent_variables_match_as_with_a_lazy_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``log_format._before_variable`` against the ``.*?`` it replaced, in Python's ``re`` and
+    in polars' engine: the same lines match with the same groups, on 2,000 lines a format
+    shaped so that most of them match and the others fail in every place (``escape=json``:
+    lines whose values are escaped as nginx escapes them, the lines it writes)."""
+    import polars as pl
+
+    rnd = random.Random(80)
+    matched = 0
+    for text, escape in [*((f, None) for f in _NGINX_ADJACENT), *((f, "json") for f in _NGINX_JSON_ADJACENT)]:
+        new = log_format.compile_format(text, escape, capture=_variables(text))
+        with monkeypatch.context() as m:
+            m.setattr(log_format, "_before_variable", lambda *_a: r".*?")
+            old = log_format.compile_format(text, escape, capture=_variables(text))
+        assert new.pattern != old.pattern, text
+        lines = _nginx_lines(text, rnd, 2000, escape)
+        py_new, py_old = re.compile(new.pattern), re.compile(old.pattern)
+        for line in lines:
+            a, b = py_new.match(line), py_old.match(line)
+            assert (a.groupdict() if a else None) == (b.groupdict() if b else None), (text, line)
+            matched += a is not None
+        series = pl.Series(lines)
+        got = series.str.extract_groups(new.pattern).struct.unnest()
+        want = series.str.extract_groups(old.pattern).struct.unnest()
+        assert got.equals(want), text
+    assert matched > 4000  # matches, not only refusals
+
+
+def test_stats_reads_a_long_line_with_a_config_of_adjacent_variables(tmp_path: Path) -> None:
+    """``stats --config`` of a log no ``access_log`` names: the config's formats are tried on
+    its first lines in Python's ``re``; with ``$host$request_uri`` one 256 KiB line of a URL
+    took ~10 minutes (15 s at 40 KB).  The other lines are read as the config's format."""
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        "events {}\nhttp {\n"
+        "  log_format full '$remote_addr [$time_local] \"$request_method $scheme://$host$request_uri "
+        "$server_protocol\" $status';\n"
+        "  log_format short '$remote_addr $status';\n"
+        "  server {\n    listen 127.0.0.1:8080;\n    access_log /var/log/nginx/a.log full;\n"
+        "    access_log /var/log/nginx/b.log short;\n"
+        "    location / { proxy_pass http://127.0.0.1:9000; }\n  }\n}\n")
+    got = _stats_of_a_copied_log(tmp_path, '1.2.3.4 [21/Nov/2026:10:00:01 +0000] "GET http://example.com/x '
+                                 'HTTP/1.1" 502', '1.2.3.4 [21/Nov/2026:10:00:01 +0000] "GET http://',
+                                 "--config", str(conf))
+    assert got["format_name"] == "full" and got["requests"] == 4 and got["unparsed"] == 1
+
+
+def _stats_of_a_copied_log(tmp_path: Path, ok: str, long_start: str, *args: str) -> dict[str, Any]:
+    """``stats`` (with ``args``) of a log named by no config: three ``ok`` lines, ``long_start``
+    with 250 KiB of ``a`` after it (in the 256 KiB head the config's formats are tried on), and
+    ``ok`` again; its JSON report."""
+    log = tmp_path / "copied.log"
+    log.write_text(f"{ok}\n" * 3 + long_start + "a" * (250 << 10) + f"\n{ok}\n")
+    done = _run("stats", *args, str(log), "--format", "json", "--no-progress")
+    assert done.returncode in (0, 1), done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+# Apache LogFormats with free items side by side, or two of a class about a literal of it
+_APACHE_SHAPES = [
+    '%h %l %u %t "%m %U%q %H" %>s %b',
+    '%{Host}i:%{X-Port}i %h %l %u %t "%r" %>s %b',
+    '%h %{X-A}i%{X-B}i%{X-C}i %t "%r" %>s %b %D',
+    '%h "%{a}i-%{b}i"%{c}i %s %{X-A}i/%{X-B}i',
+    '%{X-Forwarded-For}i,%{X-Real-IP}i %h %>s %b "%{User-Agent}i"',
+]
+
+
+def _apache_lines(fmt: str, rnd: random.Random, n: int) -> list[str]:
+    """Lines shaped like ``fmt``: each item a value of its kind or a run of the characters the
+    items stop at, then spliced with a salt."""
+    parts = re.split(r'(%(?:\{[^}]*\})?[<>]?[a-zA-Z%])', fmt)
+    values = {"%h": "1.2.3.4", "%t": "[21/Nov/2026:10:00:01 +0000]", "%r": "GET /x HTTP/1.1",
+              "%>s": "502", "%s": "502", "%b": "17", "%D": "1234", "%m": "GET", "%H": "HTTP/1.1"}
+    pool = ["a", "1", ":", " ", '"', "-", ",", "/", "?", "x=1", ", ", "1:1", "\\"]
+    out: list[str] = []
+    for _ in range(n):
+        line = "".join(p if not p.startswith("%") else
+                       values[p] if p in values and rnd.random() < 0.9 else
+                       "".join(rnd.choice(pool) for _ in range(rnd.randrange(0, 6)))
+                       for p in parts)
+        cut = rnd.randrange(len(line) + 1)
+        if rnd.random() < 0.3:
+            line = line[:cut] + rnd.choice(pool) + line[cut:]
+        out.append(line)
+    return out
+
+
+def test_apache_formats_match_as_with_every_cut_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``log._written``'s patterns (an item after one of its class empty, an atomic stop)
+    against the plain ones they replaced: the same lines match with the same groups in
+    Python's ``re`` (``regex``) and in polars' engine (``engine``, whose text has no atomic
+    group), the nicknames' patterns unchanged."""
+    import polars as pl
+
+    from why502.proxies.apache import log as apache_log
+
+    def plain(text: str, followed: bool) -> apache_log.ApacheFormat:
+        with monkeypatch.context() as m:
+            m.setattr(apache_log, "_taken_before", lambda *_a: False)
+            m.setattr(apache_log, "_stops_once", lambda *_a: False)
+            return apache_log.compile_log_format(text, followed)
+
+    for text in apache_log.NICKNAMES.values():
+        assert apache_log.compile_log_format(text).regex.pattern == plain(text, False).regex.pattern
+    rnd = random.Random(81)
+    matched = 0
+    for text in _APACHE_SHAPES:
+        lines = _apache_lines(text, rnd, 2000)
+        for followed in (False, True):
+            new, old = apache_log.compile_log_format(text, followed), plain(text, followed)
+            assert new.regex.pattern != old.regex.pattern, text
+            for line in lines:
+                a, b = new.regex.match(line), old.regex.match(line)
+                assert (a.groupdict() if a else None) == (b.groupdict() if b else None), (text, line)
+                matched += a is not None
+            series = pl.Series(lines)
+            got = series.str.extract_groups(new.engine).struct.unnest()
+            assert got.equals(series.str.extract_groups(old.regex.pattern).struct.unnest()), text
+    assert matched > 4000  # matches, not only refusals
+
+
+def test_stats_reads_a_long_line_with_an_apache_config_of_side_by_side_items(tmp_path: Path) -> None:
+    """``stats --proxy apache --config`` of a log no ``CustomLog`` writes: the config's formats
+    are tried on its first lines in Python's ``re``; with ``"%m %U%q %H"`` one 256 KiB line of
+    a URL took ~5 minutes (0.3 s at 8 KB).  The other lines are read as that format."""
+    conf = tmp_path / "apache2.conf"
+    conf.write_text('LogFormat "%h %l %u %t \\"%m %U%q %H\\" %>s %b" split\n'
+                    'LogFormat "%h %>s" short\n'
+                    "CustomLog /var/log/apache2/a.log split\nCustomLog /var/log/apache2/b.log short\n")
+    got = _stats_of_a_copied_log(tmp_path, '1.2.3.4 - - [21/Nov/2026:10:00:01 +0000] "GET /x?a=1 '
+                                 'HTTP/1.1" 502 17', '1.2.3.4 - - [21/Nov/2026:10:00:01 +0000] "GET /',
+                                 "--proxy", "apache", "--config", str(conf))
+    assert "%U%q" in got["log_format"] and got["requests"] == 4, got

@@ -248,6 +248,40 @@ def _generic(next_char: str | None, escape: str | None) -> str:
     return "[^" + re.escape(next_char).replace("]", r"\]") + "]*"
 
 
+def _before_variable(nxt: str, after: tuple[str, str] | None, escape: str | None) -> str:
+    r"""Pattern for a variable of free text followed at once by variable ``nxt`` (``$host$uri``;
+    ``after``: the piece after ``nxt``): nothing tells where one ends and the other begins, so
+    the first is as short as the line lets it be -- ``.*?``, the same match, written so that a
+    backtracking engine (Python's ``re``: the config's formats tried on a log's first lines,
+    ``--since`` on its first and last, ``watch``) does not try every cut.  ``.*?`` before a
+    ``[^c]*`` variable and its literal ``c...`` tried each start of the second, and each try ran
+    to the next ``c``: the square of a line without one (15 s for 40 KB of ``stats --config``,
+    ~10 minutes for the 256 KiB head, tests/cli/test_qa_long_runs.py).  Every start between
+    two ``c`` ends the second variable at the same ``c`` and leaves the rest the same line, so
+    only the starts after each ``c`` are tried -- ``(?:[^c\n]*c)*?``, the same first match;
+    and when the second takes anything itself (``.*?`` before another variable, or ``.*`` at
+    the end), every cut leaves the same rest, so the first variable is empty, as ``.*?`` first
+    tried.  A fixed shape next stays ``.*?`` (each try ends at once).  With ``escape=json`` the
+    second may be a quoted value (``(?:[^"\\]|\\.)*``), whose end depends on where it starts
+    (an escape cut in two): the first is empty, the same match on every line nginx writes; a line
+    it did not write (a lone backslash before a quote) may be read otherwise than ``.*?`` read it,
+    or not at all."""
+    if nxt in _FIXED:
+        return r".*?"
+    if after is None or after[0] == "var":
+        return ""
+    stop = after[1][0]
+    cls = re.escape(stop).replace("]", r"\]")
+    if stop == '"' and escape == "json":
+        # the second a JSON-escaped value up to its closing quote: on a line nginx wrote (each
+        # value escaped) the empty first leaves the second the whole value, which ends where
+        # the line's own quote is -- the first cut ``.*?`` tried, and the one it found
+        return ""
+    if stop == "\n" or _generic(stop, escape) != f"[^{cls}]*":
+        return r".*?"
+    return f"(?:[^{cls}\\n]*{cls})*?"
+
+
 def split_pieces(fmt: str) -> list[tuple[str, str]]:
     """``fmt`` as ``("lit", text)`` and ``("var", name)`` pieces, in order."""
     pieces: list[tuple[str, str]] = []
@@ -306,7 +340,7 @@ def compile_format(
         elif nxt[0] == "lit":
             body = _generic(nxt[1][0], escape)
         else:
-            body = r".*?"
+            body = _before_variable(nxt[1], pieces[i + 2] if i + 2 < len(pieces) else None, escape)
         if value in capture and value not in fields:
             fields.append(value)
             out.append(f"(?P<{value}>{body})")

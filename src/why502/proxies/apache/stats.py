@@ -109,7 +109,7 @@ def log_fields(lines: pl.Series, fmt: apache_log.ApacheFormat, upstream: str,
 
     names = apache_log.field_names(fmt)
     schema = {"_row": pl.Int64, **dict.fromkeys(names, pl.String), "_text": pl.String}
-    m = _groups(lines.rename("line"), fmt.regex.pattern)
+    m = _groups(lines.rename("line"), fmt.engine)
     m = m.with_columns(lines.rename("_text"),
                        pl.int_range(first_row, first_row + lines.len(), dtype=pl.Int64).alias("_row"))
     have = set(m.columns) - {"_text", "_row"}
