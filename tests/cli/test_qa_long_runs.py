@@ -19,8 +19,10 @@ with php-fpm's example format); a pool's lines are matched by polars' linear eng
 two tests show it gives Python's groups and that ``diagnose`` ends.  An nginx ``log_format``
 with two variables side by side (``$host$request_uri``) had the first as ``.*?``, retried from
 every start of the second (15 s for a 40 KB line of ``stats --config``); two tests show its
-new pattern matches as ``.*?`` did, and that ``stats`` ends.  The last two do the same for an
+new pattern matches as ``.*?`` did, and that ``stats`` ends.  The next two do the same for an
 Apache ``LogFormat`` with items side by side (``"%m %U%q %H"``: ~5 minutes for 250 KiB).
+The last two: Caddy's status regex in ``watch`` found the logger's name at each of its places
+(14 s for 208 KB of it), and now once.
 """
 
 from __future__ import annotations
@@ -403,3 +405,60 @@ def test_stats_reads_a_long_line_with_an_apache_config_of_side_by_side_items(tmp
                                  'HTTP/1.1" 502 17', '1.2.3.4 - - [21/Nov/2026:10:00:01 +0000] "GET /',
                                  "--proxy", "apache", "--config", str(conf))
     assert "%U%q" in got["log_format"] and got["requests"] == 4, got
+
+
+# Caddy's status regex in watch, as it was: two lazy runs, the first retried at every name
+_CADDY_STATUS_BEFORE = re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M)
+
+
+def _caddy_lines() -> list[bytes]:
+    """Every access line a real Caddy wrote in the recorded scenarios (their READMEs)."""
+    out: list[bytes] = []
+    for path in sorted((FIXTURES_DIR / "recorded").glob("caddy-*/caddy-access.log")):
+        out.extend(path.read_bytes().splitlines())
+    assert len(out) > 50
+    return out
+
+
+def test_caddy_status_after_one_name_finds_what_every_name_found() -> None:
+    """``caddy.log.STATUS`` (the logger's name found once) against the pattern it replaced:
+    the same matches and statuses over blocks of real lines, cut, spliced and salted with the
+    name, statuses and their near misses (short: the old pattern is quadratic)."""
+    from why502.proxies.caddy import log as caddy_log
+
+    real = _caddy_lines()
+    salt = [b'"logger":"http.log.access"', b'"logger":"http.log.error"', b'"status":502,', b'"status":5021',
+            b'"status":200}', b'"status":"502"', b"\n", b"x", b'"status":',
+            b'"logger":"http.log.access.log0",']
+    rnd = random.Random(82)
+    blocks = [b"\n".join(real) + b"\n"]
+    for _ in range(1500):
+        parts = [rnd.choice(real) for _ in range(rnd.randrange(1, 4))]
+        line = b"\n".join(parts)
+        cut = rnd.randrange(len(line) + 1)
+        salted = b"".join(rnd.choice(salt) for _ in range(rnd.randrange(4)))
+        blocks.append(line[:cut] + salted + line[cut:] + b"\n")
+        blocks.append(b"".join(rnd.choice(salt) for _ in range(rnd.randrange(1, 10))) + b"\n")
+    found = 0
+    for block in blocks:
+        got = [(m.span(), m.group(1)) for m in caddy_log.STATUS.finditer(block)]
+        assert got == [(m.span(), m.group(1)) for m in _CADDY_STATUS_BEFORE.finditer(block)], block
+        found += len(got)
+    assert found > 1000
+
+
+def test_watch_counts_caddy_lines_around_a_long_line_of_the_logger_s_name(tmp_path: Path) -> None:
+    """``watch`` of Caddy's access log from its start: real lines (its status regex is chosen
+    on them), a 1 MiB line of ``"logger":"http.log.access"`` over and over, real lines again.
+    The pattern as it was took 14 s on 208 KB of it (minutes for this one); ``watch`` counts
+    every real line, opens the recorded scenarios' incident and ends at its ``--duration``."""
+    real = _caddy_lines()
+    log = tmp_path / "caddy-access.log"
+    log.write_bytes(b"\n".join(real[:30]) + b"\n" + b'"logger":"http.log.access"' * (40 << 10) + b"\n"
+                    + b"\n".join(real[30:]) + b"\n")
+    done = _run("watch", "--log-type", "caddy", "--access-log", str(log), "--from-start", "--offline",
+                "--listen", "off", "--format", "jsonl", "--duration", "10")
+    assert done.returncode in (0, 1), done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    opened = [e["incident"] for e in events if e.get("event") == "incident-opened"]
+    assert opened and opened[0]["requests"] == len(real), done.stdout[:2000]  # those after it too

@@ -238,6 +238,13 @@ def _fold() -> BlockFold | None:
     return json_fold(COUNTS, FOLD, parse_caddy)
 
 
+#: ``watch``'s status regex (``LogFamily.status_patterns``): the first ``"status":NNN`` after an
+#: access logger's name.  The name is found once (an atomic group): a status after a later
+#: ``"logger":"http.log.access`` is after the first too, so no other is worth a try -- the two
+#: lazy runs as they were tried every one, each to the line's end (a line of the name over and
+#: over: 14 s for 208 KB in ``watch``, the square of it; tests/cli/test_qa_long_runs.py).
+STATUS = re.compile(rb'^(?>[^\n]*?"logger":"http\.log\.access)[^\n]*?"status":(\d{1,3})[,}]', re.M)
+
 CADDY = LogFamily(
     counts=COUNTS,
     name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
@@ -245,6 +252,6 @@ CADDY = LogFamily(
               (55, lambda line: parse_caddy_console(line) is not None)),
     text_parsers=(parse_caddy1, parse_caddy_console),
     own_line=caddy_own, frame=_frame, block=_block, fold=_fold, answers=_answers,
-    status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
+    status_patterns=(STATUS,),
 )
 """Caddy's family: no default timeout (it waits for a response header without limit)."""
