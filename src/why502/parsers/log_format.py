@@ -277,9 +277,9 @@ def _before_variable(nxt: str, after: tuple[str, str] | None, escape: str | None
         # value escaped) the empty first leaves the second the whole value, which ends where
         # the line's own quote is -- the first cut ``.*?`` tried, and the one it found
         return ""
-    if stop == "\n" or _generic(stop, escape) != f"[^{cls}]*":
+    if stop == "\n":
         return r".*?"
-    return f"(?:[^{cls}\\n]*{cls})*?"
+    return f"(?:[^{cls}\\n]*{cls})*?"  # (the second is ``_generic(stop)``: ``[^c]*``)
 
 
 def split_pieces(fmt: str) -> list[tuple[str, str]]:

@@ -43,10 +43,10 @@ _ITEM = re.compile(r"%(?:\{([^}]*)\})?[<>]?([a-zA-Z%])")
 class ApacheFormat:
     format: str
     regex: re.Pattern[str]  # for Python's ``re`` (its atomic groups: ``_written``)
+    engine: str  # the same regex for polars' engine (Rust's: no atomic group, none needed)
     timed: bool  # has %D or %T: the time served is known
     relay: bool = False  # has %{proxy-status}n: who made a 5xx is in the line (module docstring)
     followed: bool = False  # a line may go on after the format (``guess_log_format``)
-    engine: str = ""  # the same regex for polars' engine (Rust's: no atomic group, none needed)
 
 
 def looks_like_error_log(lines: list[str]) -> bool:
@@ -132,8 +132,8 @@ def compile_log_format(fmt: str, followed: bool = False) -> ApacheFormat:
         tokens.append((rx, name or "", any_ if rx == any_ else None))
     tokens.append((fmt[pos:], "", None))
     end = r"(?:\s.*)?$" if followed else r"\s*$"
-    return ApacheFormat(fmt, re.compile("^" + _written(tokens, atomic=True) + end), timed, relay, followed,
-                        "^" + _written(tokens, atomic=False) + end)
+    return ApacheFormat(fmt, re.compile("^" + _written(tokens, atomic=True) + end),
+                        "^" + _written(tokens, atomic=False) + end, timed, relay, followed)
 
 
 def _written(tokens: list[tuple[str, str, str | None]], atomic: bool) -> str:
