@@ -21,8 +21,10 @@ with two variables side by side (``$host$request_uri``) had the first as ``.*?``
 every start of the second (15 s for a 40 KB line of ``stats --config``); two tests show its
 new pattern matches as ``.*?`` did, and that ``stats`` ends.  The next two do the same for an
 Apache ``LogFormat`` with items side by side (``"%m %U%q %H"``: ~5 minutes for 250 KiB).
-The last two: Caddy's status regex in ``watch`` found the logger's name at each of its places
-(14 s for 208 KB of it), and now once.
+The next two: Caddy's status regex in ``watch`` found the logger's name at each of its places
+(14 s for 208 KB of it), and now once.  The last: the fourteen Go-proxy rules of ``classify``
+searched each of their seven heads from every place it occurs (``parsers.go_prefix``; its
+matches are compared in ``tests/classify/test_go_prefix_search.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import pytest
 
 from tests.support.clirun import WHY502
 from tests.support.paths import FIXTURES_DIR, matrix_cell
+from why502.catalog.patterns import load_patterns
 from why502.parsers import errorlog, fpm_access, log_format
 from why502.proxies.haproxy import log as haproxy_log
 
@@ -462,3 +465,25 @@ def test_watch_counts_caddy_lines_around_a_long_line_of_the_logger_s_name(tmp_pa
     events = [json.loads(line) for line in done.stdout.splitlines()]
     opened = [e["incident"] for e in events if e.get("event") == "incident-opened"]
     assert opened and opened[0]["requests"] == len(real), done.stdout[:2000]  # those after it too
+
+
+def test_classify_reads_a_long_line_of_go_proxy_heads_between_two_real_errors(tmp_path: Path) -> None:
+    """cloudflared's real error line, a 400 KB line of the seven heads the Go-proxy rules share
+    (``upstream roundtrip``, ``http.log.error.x``, ``[ERROR 502 a]``, ...) each over and over
+    with no Go error after them, the real line again.  The plain search took 12.7 s for 40 KB
+    of ``upstream roundtrip`` alone and more than five CPU-minutes for 380 KB
+    (``parsers.go_prefix``); ``classify`` reads the three lines and finds the refused
+    connection in the two real ones."""
+    real = next(p.example for p in load_patterns() if p.id == "go-proxy-refused")
+    assert real is not None
+    heads = ["upstream roundtrip ", "http.log.error.x ", "[ERROR 502 a] ", '"msg":"handling connection" ',
+             "Unable to reach the origin service ", "HTTP 502: x ",
+             "responding to traffic from cloudflared: "]
+    hostile = "2024-01-18T06:04:55Z ERR " + "".join(h * (400_000 // len(heads) // len(h)) for h in heads)
+    log = tmp_path / "cloudflared.log"
+    log.write_text("\n".join([real, hostile, real]) + "\n")
+    done = _run("classify", str(log), "--format", "jsonl", "--no-progress")
+    assert done.returncode in (0, 1), done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    refused = [r["line"] for r in records if r.get("symptom") == "connection-refused"]
+    assert refused == [1, 3], done.stdout[:2000]

@@ -31,6 +31,7 @@ from why502.parsers.access_line import is_clf_request
 from why502.parsers.heads import Head, declared, head_for, session_line
 from why502.parsers.needles import NeedleSearch
 from why502.parsers.normalize import CREATES_KEYS, REPAIR_NEEDLES, normalize
+from why502.parsers.rule_search import Searcher, rule_searcher
 
 # ----------------------------------------------------------------------------------------------
 # Regexes shared with the batch engine (Rust-regex compatible)
@@ -380,7 +381,8 @@ def classify_engine_message(msg: str, time: str | None, level: str | None) -> Cl
 
 
 
-_MatchRule = tuple[PatternInfo, re.Pattern[str], "re.Pattern[str] | None"]
+# a rule, its regex (as ``rule_searcher`` searches it) and its ``unless`` regex
+_MatchRule = tuple[PatternInfo, Searcher, "re.Pattern[str] | None"]
 
 
 class MatchRules:
@@ -403,11 +405,16 @@ class MatchRules:
         if got is None:
             p = self.infos[i]
             assert p.match is not None  # (infos: the rules with a match)
-            got = self._rules[i] = (p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
+            got = self._rules[i] = _compiled(p, p.match)
         return got
 
     def __iter__(self) -> Iterator[_MatchRule]:
         return (self[i] for i in range(len(self.infos)))
+
+
+def _compiled(p: PatternInfo, match: str) -> _MatchRule:
+    """``p`` with its ``match`` regex (searched as ``rule_searcher`` says) and its ``unless`` regex."""
+    return (p, rule_searcher(re.compile(match)), re.compile(p.unless) if p.unless else None)
 
 
 @lru_cache(maxsize=1)
@@ -441,8 +448,7 @@ def _source_rules(source: str) -> tuple[_MatchRule, ...]:
     if _match_rules.cache_info().currsize:
         rules = _match_rules()
         return tuple(rules[i] for i, p in enumerate(rules.infos) if p.source == source)
-    return tuple((p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
-                 for p in load_patterns() if p.match and p.source == source)
+    return tuple(_compiled(p, p.match) for p in load_patterns() if p.match and p.source == source)
 
 
 _Gates = tuple[tuple[str, tuple[int, ...]], ...]
@@ -503,7 +509,7 @@ def _gated_rules(low: str) -> Iterator[_MatchRule]:
             yield rules[i]
 
 
-def _rule_match(rx: re.Pattern[str], unless: re.Pattern[str] | None, text: str) -> re.Match[str] | None:
+def _rule_match(rx: Searcher, unless: re.Pattern[str] | None, text: str) -> re.Match[str] | None:
     """``rx`` searched in ``text``, unless the rule's ``unless`` regex finds the text too
     (``PatternInfo.unless``): then the line is not this rule's, and the next rule's turn."""
     m = rx.search(text)

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = 'fdf379b200937d2e409515c7421279bda28c80fa34cd80c9a5a0eac30add4119'
+DIGEST = '6eecc9661d3819f6a9902b163b6963f9ab7089bcd76020b6d1a7a9e055273ab8'
 NO_CLIENT: Any = (
     (
         ('envoy-tls', ()),

@@ -59,6 +59,7 @@ from why502.catalog import patterns
 from why502.parsers import errorlog, headblind, heads, normalize, wrappers
 from why502.parsers.headblind import can_start_inside, lookbehind_width
 from why502.parsers.linememo import SummaryRow
+from why502.parsers.rule_search import Searcher
 from why502.proxies.apache import _error_memo_proof as _apache_proof
 
 __all__ = ["HEAD", "ApacheMemo", "checked_regexes", "hazards", "native_pass"]
@@ -310,7 +311,7 @@ def _lines(proof: _Proof) -> str:
     return "\n".join(parts)
 
 
-_Rx = tuple[re.Pattern[str], ...]
+_Rx = tuple[Searcher, ...]
 _LineCheck = tuple[tuple[str, ...], _Rx]  # (needles: asked when the line holds one, regexes)
 
 
