@@ -487,3 +487,21 @@ def test_classify_reads_a_long_line_of_go_proxy_heads_between_two_real_errors(tm
     records = [json.loads(line) for line in done.stdout.splitlines()]
     refused = [r["line"] for r in records if r.get("symptom") == "connection-refused"]
     assert refused == [1, 3], done.stdout[:2000]
+
+
+def test_classify_reads_a_long_line_of_avc_heads_between_two_real_denials(tmp_path: Path) -> None:
+    """The SELinux rule read its permissions as ``[^}]*``: on a line repeating
+    ``avc:  denied  { `` with no ``}`` after, from each head to the line's end (10 s for 64 KB,
+    the better part of an hour for 1 MB).  The permissions are identifiers, never a brace
+    (avc_dump_av()), and are read as ``[^{}]*`` now; 1 MB of heads ends, the two real denials on
+    either side are found."""
+    real = next(p.example for p in load_patterns() if p.id == "selinux-avc-denied")
+    assert real is not None
+    head = "type=AVC msg=audit(1714564801.123:456): avc:  denied  { "
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join([real, head * (1_000_000 // len(head)), real]) + "\n")
+    done = _run("classify", str(log), "--format", "jsonl", "--no-progress")
+    assert done.returncode in (0, 1), done.stderr
+    denied = [json.loads(line)["line"] for line in done.stdout.splitlines()
+              if json.loads(line).get("symptom") == "selinux-avc"]
+    assert denied == [1, 3], done.stdout[:2000]

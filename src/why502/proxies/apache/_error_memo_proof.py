@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '6eecc9661d3819f6a9902b163b6963f9ab7089bcd76020b6d1a7a9e055273ab8'
+DIGEST = '175a080bb9d25cb92a20388841d41e5ce1836eb3a6e943d387ff53071c27f398'
 NO_CLIENT: Any = (
     (
         ('envoy-tls', ()),
