@@ -19,7 +19,7 @@ import re
 from tests.support.paths import FIXTURES_DIR
 from why502.catalog.patterns import load_patterns
 from why502.parsers import errorlog
-from why502.parsers.go_prefix import GO_PREFIX, SHORT, GoPrefixSearch
+from why502.parsers.go_prefix import SHORT, GoPrefixSearch, go_prefix_of, go_prefix_search
 from why502.parsers.rule_search import LiteralFirst
 
 _PIECES = (
@@ -40,9 +40,13 @@ _NEEDLES = ("unable to reach the origin service", "traffic from cloudflared", "h
             "upstream roundtrip", "handling connection", "http 5")
 
 
-def _rules() -> list[tuple[str, re.Pattern[str]]]:
-    return [(p.id, re.compile(p.match)) for p in load_patterns()
-            if p.match and p.match.startswith(GO_PREFIX[:-1])]
+def _rules() -> list[tuple[str, re.Pattern[str], GoPrefixSearch]]:
+    out = []
+    for p in load_patterns():
+        rx = re.compile(p.match or "")
+        if p.match and (linear := go_prefix_search(rx)) is not None:
+            out.append((p.id, rx, linear))
+    return out
 
 
 def _recorded_lines() -> list[str]:
@@ -78,19 +82,39 @@ def _same(a: re.Match[str] | None, b: re.Match[str] | None) -> bool:
 
 
 def test_every_go_proxy_rule_with_the_prefix_is_searched_linearly() -> None:
-    """The fourteen rules start with the module's copy of the prefix (an edit of one side alone
-    would silently leave them to the quadratic search), and the classifier's rules are the
-    wrapped searchers."""
-    ids = [rid for rid, _ in _rules()]
-    assert len(ids) >= 14 and all(rid.startswith("go-proxy-") for rid in ids), ids
+    """The fourteen rules that share the prefix are read as its seven shapes (an edit of the
+    prefix that breaks a shape would silently leave them to the quadratic search), and the
+    classifier's rules are the wrapped searchers."""
+    ids = [rid for rid, _, _ in _rules()]
+    sharing = [p.id for p in load_patterns() if p.match and "|upstream roundtrip" in p.match]
+    assert len(ids) >= 14 and ids == sharing, (ids, sharing)
     assert {"go-proxy-eof", "go-proxy-no-upstreams", "go-proxy-socket-not-found"} <= set(ids)
     wrapped = {p.id for p, rx, _ in errorlog._match_rules()
                if isinstance(rx.inner if isinstance(rx, LiteralFirst) else rx, GoPrefixSearch)}
     assert wrapped == set(ids)
 
 
+def test_the_prefix_is_read_from_the_rule_and_its_shapes_checked() -> None:
+    tls = next(p.match for p in load_patterns() if p.id == "go-proxy-tls")
+    assert tls is not None
+    prefix = go_prefix_of(tls)
+    assert prefix is not None and prefix.extra == "" and prefix.suffix.startswith("(?:x509: ")
+    assert prefix.literals == ("Unable to reach the origin service",
+                               "responding to traffic from cloudflared: ", "http.log.error", "",
+                               "upstream roundtrip", "handling connection", "")
+    eof = next(p.match for p in load_patterns() if p.id == "go-proxy-eof")
+    assert eof is not None and (got := go_prefix_of(eof)) is not None and "502" in got.extra
+    # a shape changed is not read as the prefix: the finders' reasoning would not hold
+    assert go_prefix_of(tls.replace('service[^:"]*: ', 'service[^"]*: ', 1)) is None
+    assert go_prefix_of(tls.replace(r"(?:\.\S+?)?", r"(?:\.\S*?)?", 1)) is None
+    assert go_prefix_of(tls.replace("upstream roundtrip", "upstream round trip", 1)) is not None
+    assert go_prefix_of(tls.replace("http\\.log\\.error", "http\\.log error", 1)) is None  # a space
+    assert go_prefix_of(tls.replace("Unable to reach", "Unable: to reach", 1)) is None  # a colon
+    assert go_prefix_of(r"(?:a|b)c") is None and go_prefix_of("x509") is None
+
+
 def test_first_start_then_match_is_the_plain_search() -> None:
-    rules = [(rid, rx, GoPrefixSearch(rx)) for rid, rx in _rules()]
+    rules = _rules()
     found = 0
     hit_rules: set[str] = set()
     for case in _cases():
@@ -107,7 +131,7 @@ def test_first_start_then_match_is_the_plain_search() -> None:
 
 def test_search_of_a_long_line_is_the_plain_search() -> None:
     """Through ``search`` itself: the cases padded past ``SHORT`` on either side."""
-    rules = [(rid, rx, GoPrefixSearch(rx)) for rid, rx in _rules()]
+    rules = _rules()
     pad = "p" * SHORT
     for case in _cases()[::7]:
         for text in (pad + case, case + " " + pad):

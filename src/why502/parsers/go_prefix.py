@@ -1,6 +1,6 @@
 """Search for the rules that start with the Go proxies' error prefix, in time linear in the line.
 
-Fourteen ``go-proxy-*`` rules of ``catalog/data/patterns.toml`` share one prefix (``GO_PREFIX``):
+Fourteen ``go-proxy-*`` rules of ``catalog/data/patterns.toml`` share one prefix group:
 seven ways a Go proxy writes "here comes the Go error" -- cloudflared's "Unable to reach the origin
 service ...: ", Caddy's ``http.log.error`` logger and v1's ``[ERROR 502 /path] ``, Traefik's
 ``upstream roundtrip`` and ``handling connection`` fields, ``HTTP 502: `` -- each followed by the
@@ -24,6 +24,10 @@ same branch succeeds too:
 * the heads' own runs (``[^:"]*``, ``[^\\]]*``, ``\\S+?``) end at the same place for every start
   inside them, so each run is read once.
 
+The module knows the seven branches' shapes (``_SHAPES``); their literals -- the programs' own
+words -- are read from each rule's text (``go_prefix_of``), so a rule whose group is not of
+these shapes keeps ``rx.search``, and a test says which rules are searched here.
+
 ``search`` finds, for each branch, the first start where it matches, takes the smallest, and asks
 the original regex to match at that one place: ``rx.search`` would have failed at every earlier
 place and returns exactly that match, groups included.  At a place where the regex succeeds the
@@ -39,38 +43,39 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable
-
-# The prefix exactly as patterns.toml writes it (a test checks that the go-proxy rules start
-# with it).  Its seven branches are the seven finders of ``_BRANCHES``, in the same order.
-GO_PREFIX = (
-    r"""(?:Unable to reach the origin service[^:"]*: (?:[^"]*?: )?"""
-    r"""|responding to traffic from cloudflared: (?:[^"]*?: )?"""
-    r"""|http\.log\.error(?:\.\S+?)?(?:\s+|",\s*"msg"\s*:\s*")(?:[^"]*?: )?"""
-    r"""|\[ERROR 5\d\d [^\]]*\] (?:[^"]*?: )?"""
-    r"""|upstream roundtrip"?.*?"?error"?\s*[:=]\s*"(?:[^"]*?: )?"""
-    r"""|"msg"\s*:\s*"handling connection".*?"error"\s*:\s*"(?:[^"]*?: )?"""
-    r"""|\bHTTP 5\d\d: (?:[^"]*?: )?)"""
-)
+from dataclasses import dataclass
+from functools import lru_cache
 
 # Below this length ``rx.search`` is used as it is: at 256 characters its worst line costs well
 # under a millisecond, and the finders' Python loops cost more than that on ordinary lines.
 SHORT = 256
 
+_TAIL = r'(?:[^"]*?: )?'
+# The prefix's seven branches, in the catalog's order, each as the regex text a rule writes with
+# ``{}`` where the head's literal goes (the literals are read from the rule: the data names the
+# programs, this module only their shapes).  A rule whose first group is not these seven (and
+# maybe more branches after them) is searched by ``rx.search`` as before.
+_SHAPES = (
+    '{}[^:"]*: ' + _TAIL,
+    "{}" + _TAIL,
+    r'{}(?:\.\S+?)?(?:\s+|",\s*"msg"\s*:\s*")' + _TAIL,
+    r"\[ERROR 5\d\d [^\]]*\] " + _TAIL,
+    r'{}"?.*?"?error"?\s*[:=]\s*"' + _TAIL,
+    r'"msg"\s*:\s*"{}".*?"error"\s*:\s*"' + _TAIL,
+    r"\bHTTP 5\d\d: " + _TAIL,
+)
+# a literal as a pattern writes it: plain characters and escaped non-alphanumerics
+_ESCAPED_LITERAL = r"((?:\\[^A-Za-z0-9]|[^\\.^$*+?{}\[\]|()])+)"
+
 _NOT_COLON_QUOTE = re.compile(r'[^:"]*')
 _NOT_BRACKET = re.compile(r"[^\]]*")
 _NON_SPACE = re.compile(r"\S*")
 _SPACE = re.compile(r"\s*")
-_ERROR_HEAD = re.compile(r"\[ERROR 5\d\d ")
-_HTTP_HEAD = re.compile(r"\bHTTP 5\d\d: ")
+_STATUS_BRACKET = re.compile(r"\[ERROR 5\d\d ")
+_STATUS_COLON = re.compile(r"\bHTTP 5\d\d: ")
 _MSG_FIELD = re.compile(r'",\s*"msg"\s*:\s*"')
-_ROUNDTRIP_ERROR = re.compile(r'error"?\s*[:=]\s*"')
-_HANDLING_HEAD = re.compile(r'"msg"\s*:\s*"handling connection"')
-_HANDLING_ERROR = re.compile(r'"error"\s*:\s*"')
-
-_UNABLE = "Unable to reach the origin service"
-_RESPONDING = "responding to traffic from cloudflared: "
-_CADDY_LOGGER = "http.log.error"
-_ROUNDTRIP = "upstream roundtrip"
+_ERROR_FIELD = re.compile(r'error"?\s*[:=]\s*"')
+_QUOTED_ERROR_FIELD = re.compile(r'"error"\s*:\s*"')
 
 
 class _Tail:
@@ -112,27 +117,28 @@ class _Tail:
         return self._good[i] < quote
 
 
-def _unable(text: str, tail: _Tail) -> int | None:
-    """``Unable to reach the origin service[^:"]*: `` + tail.  Every start inside one
-    ``[^:"]`` run stops at the run's end, so the next start is looked for past it."""
-    s = text.find(_UNABLE)
+def _head_to_colon(text: str, tail: _Tail, lit: str) -> int | None:
+    """``lit[^:"]*: `` + tail (cloudflared's "Unable to reach the origin service...: ").  Every
+    start inside one ``[^:"]`` run stops at the run's end (``lit`` holds no ``:`` or ``"``), so
+    the next start is looked for past it."""
+    s = text.find(lit)
     while s >= 0:
-        end = _NOT_COLON_QUOTE.match(text, s + len(_UNABLE))
+        end = _NOT_COLON_QUOTE.match(text, s + len(lit))
         assert end is not None
         c = end.end()
         if text.startswith(": ", c) and tail.ok(c + 2):
             return s
-        s = text.find(_UNABLE, c + 1)
+        s = text.find(lit, c + 1)
     return None
 
 
-def _responding(text: str, tail: _Tail) -> int | None:
-    """``responding to traffic from cloudflared: `` + tail: a literal head."""
-    s = text.find(_RESPONDING)
+def _literal_head(text: str, tail: _Tail, lit: str) -> int | None:
+    """``lit`` + tail: each place of the literal asked once."""
+    s = text.find(lit)
     while s >= 0:
-        if tail.ok(s + len(_RESPONDING)):
+        if tail.ok(s + len(lit)):
             return s
-        s = text.find(_RESPONDING, s + 1)
+        s = text.find(lit, s + 1)
     return None
 
 
@@ -149,17 +155,17 @@ def _msg_field(text: str, at: int, tail: _Tail) -> bool:
     return m is not None and tail.ok(m.end())
 
 
-def _caddy_logger(text: str, tail: _Tail) -> int | None:
-    """``http\\.log\\.error(?:\\.\\S+?)?(?:\\s+|",\\s*"msg"\\s*:\\s*")`` + tail.
+def _dotted_logger(text: str, tail: _Tail, lit: str) -> int | None:
+    """``lit(?:\\.\\S+?)?(?:\\s+|",\\s*"msg"\\s*:\\s*")`` + tail (Caddy's ``http.log.error`` logger).
 
-    With the logger's dotted name (``http.log.error.log0``), the name ends at any ``",`` inside
-    the run of non-spaces after the dot or at the run's end before whitespace; a later start
-    inside that run ends only at places of the same run, so the next start is looked for past
-    it."""
-    s = text.find(_CADDY_LOGGER)
+    With a dotted name after ``lit`` (``http.log.error.log0``) the name ends at any ``",`` inside
+    the run of non-spaces after the dot, or at the run's end before whitespace.  A later start
+    after the dot and inside that run (``lit`` holds no whitespace) ends only at places of the
+    same run, so it is not asked; a start that overlaps this one's literal is."""
+    s = text.find(lit)
     while s >= 0:
-        t = s + len(_CADDY_LOGGER)
-        after = t
+        t = s + len(lit)
+        covered = -1  # starts after the dot and before the run's end are covered
         if text.startswith(".", t):
             run = _NON_SPACE.match(text, t + 1)
             assert run is not None
@@ -172,18 +178,20 @@ def _caddy_logger(text: str, tail: _Tail) -> int | None:
                     e = text.find('",', e + 1, r)
                 if r < len(text) and _space_ends(text, r, tail):
                     return s
-                after = r
+                covered = r
         elif _space_ends(text, t, tail) or _msg_field(text, t, tail):
             return s
-        s = text.find(_CADDY_LOGGER, after)
+        s = text.find(lit, s + 1)
+        if t < s < covered:
+            s = text.find(lit, covered)
     return None
 
 
-def _error_bracket(text: str, tail: _Tail) -> int | None:
-    """``\\[ERROR 5\\d\\d [^\\]]*\\] `` + tail: every start inside one ``[^\\]]`` run stops at the
-    same ``]``."""
+def _status_bracket(text: str, tail: _Tail) -> int | None:
+    """``\\[ERROR 5\\d\\d [^\\]]*\\] `` + tail (Caddy v1): every start inside one ``[^\\]]`` run
+    stops at the same ``]``."""
     pos = 0
-    while (m := _ERROR_HEAD.search(text, pos)) is not None:
+    while (m := _STATUS_BRACKET.search(text, pos)) is not None:
         end = _NOT_BRACKET.match(text, m.end())
         assert end is not None
         c = end.end()
@@ -207,34 +215,34 @@ def _lazy_to_field(text: str, frm: int, literal: str, field: re.Pattern[str], ta
     return False
 
 
-def _roundtrip(text: str, tail: _Tail) -> int | None:
-    """``upstream roundtrip"?.*?"?error"?\\s*[:=]\\s*"`` + tail: the first head of a newline-free
-    stretch reaches every ``error`` a later one reaches."""
-    s = text.find(_ROUNDTRIP)
+def _lazy_error_field(text: str, tail: _Tail, lit: str) -> int | None:
+    """``lit"?.*?"?error"?\\s*[:=]\\s*"`` + tail (Traefik's ``upstream roundtrip``): the first
+    head of a newline-free stretch reaches every ``error`` a later one reaches."""
+    s = text.find(lit)
     while s >= 0:
-        frm = s + len(_ROUNDTRIP)
-        if _lazy_to_field(text, frm, "error", _ROUNDTRIP_ERROR, tail):
+        frm = s + len(lit)
+        if _lazy_to_field(text, frm, "error", _ERROR_FIELD, tail):
             return s
         nl = text.find("\n", frm)
         if nl < 0:
             return None
-        s = text.find(_ROUNDTRIP, nl)
+        s = text.find(lit, nl)
     return None
 
 
-def _handling(text: str, tail: _Tail) -> int | None:
-    """``"msg"\\s*:\\s*"handling connection".*?"error"\\s*:\\s*"`` + tail: a head whose end is in
-    the newline-free stretch an earlier head's run read already is not asked again (its run
-    reaches no place the earlier one did not)."""
+def _msg_then_error(text: str, tail: _Tail, head: re.Pattern[str]) -> int | None:
+    """``"msg"\\s*:\\s*"<lit>".*?"error"\\s*:\\s*"`` + tail (Traefik's ``handling connection``):
+    a head whose end is in the newline-free stretch an earlier head's run read already is not
+    asked again (its run reaches no place the earlier one did not)."""
     read_to = -1
     s = text.find('"msg"')
     while s >= 0:
         # each ``"msg"`` is asked (not ``finditer``'s matches, which cannot overlap: a head may
         # begin on the quote that ends the one before it)
-        head = _HANDLING_HEAD.match(text, s)
-        if head is not None and head.end() > read_to:
-            g = head.end()
-            if _lazy_to_field(text, g, '"error"', _HANDLING_ERROR, tail):
+        m = head.match(text, s)
+        if m is not None and m.end() > read_to:
+            g = m.end()
+            if _lazy_to_field(text, g, '"error"', _QUOTED_ERROR_FIELD, tail):
                 return s
             nl = text.find("\n", g)
             read_to = len(text) if nl < 0 else nl
@@ -242,17 +250,12 @@ def _handling(text: str, tail: _Tail) -> int | None:
     return None
 
 
-def _http_status(text: str, tail: _Tail) -> int | None:
+def _status_colon(text: str, tail: _Tail) -> int | None:
     """``\\bHTTP 5\\d\\d: `` + tail."""
-    for head in _HTTP_HEAD.finditer(text):
-        if tail.ok(head.end()):
-            return head.start()
+    for m in _STATUS_COLON.finditer(text):
+        if tail.ok(m.end()):
+            return m.start()
     return None
-
-
-_BRANCHES: tuple[Callable[[str, _Tail], int | None], ...] = (
-    _unable, _responding, _caddy_logger, _error_bracket, _roundtrip, _handling, _http_status,
-)
 
 
 def _group_end(pattern: str, start: int) -> int:
@@ -280,9 +283,84 @@ def _group_end(pattern: str, start: int) -> int:
     raise ValueError(f"unbalanced group in {pattern!r}")
 
 
+def _branches(inner: str) -> list[str]:
+    """``inner`` cut at its top-level ``|`` (escapes, classes and groups skipped)."""
+    out, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(inner):
+        ch = inner[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if inner.startswith("]", i + 1) or inner.startswith("^]", i + 1):
+                i += 1 + inner.startswith("^", i + 1)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(inner[start:i])
+            start = i + 1
+        i += 1
+    out.append(inner[start:])
+    return out
+
+
+def _literal_of(shape: str, branch: str) -> str | None:
+    """The literal ``branch`` writes where ``shape`` has ``{}`` ("" when the shape has none);
+    None: ``branch`` is not of this shape."""
+    before, brace, after = shape.partition("{}")
+    if not brace:
+        return "" if branch == shape else None
+    m = re.fullmatch(re.escape(before) + _ESCAPED_LITERAL + re.escape(after), branch)
+    return None if m is None else re.sub(r"\\(.)", r"\1", m.group(1))
+
+
+@dataclass(frozen=True)
+class GoPrefix:
+    """A rule's prefix read from its text: the seven heads' literals, the branches it adds to
+    the group, and what follows the group (the rule's own error: its *suffix*)."""
+
+    literals: tuple[str, ...]
+    extra: str
+    suffix: str
+
+
+@lru_cache(maxsize=64)
+def go_prefix_of(pattern: str) -> GoPrefix | None:
+    """``pattern``'s first group as the seven branches of ``_SHAPES`` (and maybe more), or None.
+
+    The literals must be what the finders' reasoning takes: no ``:``, ``"`` or newline in the
+    first (its run ``[^:"]*`` ends where a later start's does), no whitespace in the third (a
+    start inside its dotted name's run of non-spaces), none empty, none with a newline."""
+    if not pattern.startswith("(?:"):
+        return None
+    try:
+        end = _group_end(pattern, 0)
+    except ValueError:
+        return None
+    branches = _branches(pattern[3:end - 1])
+    if len(branches) < len(_SHAPES):
+        return None
+    found = [_literal_of(shape, branch) for shape, branch in zip(_SHAPES, branches)]
+    literals = tuple(lit for lit in found if lit is not None)
+    if len(literals) != len(_SHAPES):
+        return None
+    first, _, dotted, _, lazy, quoted, _ = literals
+    named = [first, literals[1], dotted, lazy, quoted]
+    if not all(named) or any("\n" in lit for lit in named):
+        return None
+    if any(ch in first for ch in ':"') or any(ch.isspace() for ch in dotted):
+        return None
+    return GoPrefix(literals, "|".join(branches[len(_SHAPES):]), pattern[end:])
+
+
 class GoPrefixSearch:
-    """``rx.search`` for a rule that starts with ``GO_PREFIX``: the same match, found in linear
-    time on a long line (the module's docstring says how).
+    """``rx.search`` for a rule whose first group is the Go-proxy prefix (``go_prefix_of``): the
+    same match, found in linear time on a long line (the module's docstring says how).
 
     The rule may add branches inside the prefix's group (``go-proxy-eof``'s ``502 Bad Gateway``)
     and alternatives after its suffix anchored with ``^`` (``go-proxy-no-upstreams``): the added
@@ -290,17 +368,21 @@ class GoPrefixSearch:
     a start reads no further than its ``502`` and the whitespace after it), and a ``^``
     alternative only matches at 0, which is asked once."""
 
-    def __init__(self, rx: re.Pattern[str]) -> None:
+    def __init__(self, rx: re.Pattern[str], prefix: GoPrefix) -> None:
         self.rx = rx
-        pattern = rx.pattern
-        head = GO_PREFIX[:-1]
-        if not starts_with_go_prefix(pattern):
-            raise ValueError("not a go-proxy prefix rule")
-        end = _group_end(pattern, 0)
-        extra = pattern[len(head):end - 1]
-        suffix = pattern[end:]
-        self.suffix = re.compile(suffix, rx.flags)
-        self.extra = re.compile(f"(?:{extra[1:]}){suffix}", rx.flags) if extra else None
+        self.suffix = re.compile(prefix.suffix, rx.flags)
+        self.extra = re.compile(f"(?:{prefix.extra}){prefix.suffix}", rx.flags) if prefix.extra else None
+        first, responding, dotted, _, lazy, quoted, _ = prefix.literals
+        msg_head = re.compile(r'"msg"\s*:\s*"' + re.escape(quoted) + '"')
+        self._finders: tuple[Callable[[str, _Tail], int | None], ...] = (
+            lambda text, tail: _head_to_colon(text, tail, first),
+            lambda text, tail: _literal_head(text, tail, responding),
+            lambda text, tail: _dotted_logger(text, tail, dotted),
+            _status_bracket,
+            lambda text, tail: _lazy_error_field(text, tail, lazy),
+            lambda text, tail: _msg_then_error(text, tail, msg_head),
+            _status_colon,
+        )
 
     @property
     def pattern(self) -> str:
@@ -312,8 +394,8 @@ class GoPrefixSearch:
         if self.suffix.match(text, 0) and self.rx.match(text, 0):
             return 0  # a ``^`` alternative (or a branch) at the very start: nothing is earlier
         tail = _Tail(text, self.suffix)
-        for branch in _BRANCHES:
-            s = branch(text, tail)
+        for find in self._finders:
+            s = find(text, tail)
             if s is not None:
                 starts.append(s)
         if self.extra is not None and (m := self.extra.search(text)) is not None:
@@ -327,6 +409,7 @@ class GoPrefixSearch:
         return None if s is None else self.rx.match(string, s)
 
 
-def starts_with_go_prefix(pattern: str) -> bool:
-    """Whether ``pattern`` starts with ``GO_PREFIX`` (its group may hold more branches)."""
-    return pattern.startswith(GO_PREFIX[:-1])
+def go_prefix_search(rx: re.Pattern[str]) -> GoPrefixSearch | None:
+    """A ``GoPrefixSearch`` of ``rx`` when its first group is the Go-proxy prefix, else None."""
+    prefix = go_prefix_of(rx.pattern)
+    return None if prefix is None else GoPrefixSearch(rx, prefix)

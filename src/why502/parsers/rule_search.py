@@ -20,7 +20,7 @@ import re
 import re._parser as sre_parse
 from typing import Protocol
 
-from why502.parsers.go_prefix import GoPrefixSearch, starts_with_go_prefix
+from why502.parsers.go_prefix import go_prefix_search
 
 
 class Searcher(Protocol):
@@ -103,6 +103,6 @@ class LiteralFirst:
 def rule_searcher(rx: re.Pattern[str]) -> Searcher:
     """``rx`` as a rule's line search: the Go-proxy prefix rules in linear time, any rule with
     required literals behind a look for them."""
-    inner: Searcher = GoPrefixSearch(rx) if starts_with_go_prefix(rx.pattern) else rx
+    inner: Searcher = go_prefix_search(rx) or rx
     sets = required_literals(rx.pattern)
     return LiteralFirst(inner, sets) if sets else inner
