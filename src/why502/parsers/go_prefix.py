@@ -258,10 +258,13 @@ def _status_colon(text: str, tail: _Tail) -> int | None:
     return None
 
 
-def _group_end(pattern: str, start: int) -> int:
-    """The index just past the group that opens at ``pattern[start]`` (escapes and character
-    classes skipped)."""
-    depth, i, in_class = 0, start, False
+def _first_group(pattern: str) -> tuple[int, list[str]] | None:
+    """The group ``(?:...)`` that opens ``pattern``: the index just past it and its branches
+    (cut at its own ``|``; escapes, classes and inner groups skipped).  None: no such group."""
+    if not pattern.startswith("(?:"):
+        return None
+    branches: list[str] = []
+    depth, start, i, in_class = 0, 3, 0, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
@@ -278,35 +281,13 @@ def _group_end(pattern: str, start: int) -> int:
         elif ch == ")":
             depth -= 1
             if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError(f"unbalanced group in {pattern!r}")
-
-
-def _branches(inner: str) -> list[str]:
-    """``inner`` cut at its top-level ``|`` (escapes, classes and groups skipped)."""
-    out, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(inner):
-        ch = inner[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if inner.startswith("]", i + 1) or inner.startswith("^]", i + 1):
-                i += 1 + inner.startswith("^", i + 1)
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            out.append(inner[start:i])
+                branches.append(pattern[start:i])
+                return i + 1, branches
+        elif ch == "|" and depth == 1:
+            branches.append(pattern[start:i])
             start = i + 1
         i += 1
-    out.append(inner[start:])
-    return out
+    return None
 
 
 def _literal_of(shape: str, branch: str) -> str | None:
@@ -336,13 +317,10 @@ def go_prefix_of(pattern: str) -> GoPrefix | None:
     The literals must be what the finders' reasoning takes: no ``:``, ``"`` or newline in the
     first (its run ``[^:"]*`` ends where a later start's does), no whitespace in the third (a
     start inside its dotted name's run of non-spaces), none empty, none with a newline."""
-    if not pattern.startswith("(?:"):
+    group = _first_group(pattern)
+    if group is None:
         return None
-    try:
-        end = _group_end(pattern, 0)
-    except ValueError:
-        return None
-    branches = _branches(pattern[3:end - 1])
+    end, branches = group
     if len(branches) < len(_SHAPES):
         return None
     found = [_literal_of(shape, branch) for shape, branch in zip(_SHAPES, branches)]
