@@ -5,7 +5,10 @@ comments blanked (``proxies.base.mask``).  ``\\s`` also takes newlines, so from 
 of a run of blank or comment lines the scan crossed the whole run before it failed: quadratic.
 A 28 KB config of 2,000 comment lines took 7 CPU-s to refuse (``WHY502_MAX_CONFIG_BYTES``), and
 the first MiB that detection reads (``proxies.HEAD_BYTES``) would have taken hours.  The scans now
-take horizontal blanks only (``[^\\S\\n]*``), which count the same keywords.
+take horizontal blanks only (``[^\\S\\n]*``), which count the same keywords.  Caddy's scan for a
+site address line (``example.com, www.example.com {``) cut one long line of commas, or of digits,
+every way it could (a 20,000-comma line held ``why502 lint`` for good); it is written to cut each
+line one way now, and the last test shows it reads the same lines.
 
 The bound below is the kernel's CPU limit on a real ``why502`` run, not a timing: the old scans
 are killed by it (SIGXCPU) long before they end, the linear ones finish in about a second.
@@ -14,6 +17,8 @@ are killed by it (SIGXCPU) long before they end, the linear ones finish in about
 from __future__ import annotations
 
 import os
+import random
+import re
 import resource
 import signal
 import subprocess
@@ -23,6 +28,7 @@ import pytest
 
 from tests.support.clirun import WHY502
 from why502.proxies import HEAD_BYTES, detect_text
+from why502.proxies.caddy import detect as caddy_detect
 
 CPU_SECONDS = 60
 
@@ -39,6 +45,9 @@ SHAPES = {
     "apache-comments": ("# LoadModule foo_module modules/mod_foo.so\n", "ServerRoot /etc/apache2\n",
                         "<VirtualHost *:80>\n</VirtualHost>\n"),
     "traefik-blank": ("\t\n", "[http.routers.web]\n", '[http.services.app]\nurl = "http://127.0.0.1:8080"\n'),
+    # one line of a MiB: Caddy's site-address scan cut a run of commas, or of digits, every way
+    "caddy-commas": (",", "example.com {\n  reverse_proxy 127.0.0.1:8080\n}\n", "\n"),
+    "caddy-digits": ("1", "example.com {\n  reverse_proxy 127.0.0.1:8080\n}\n", "\n"),
 }
 
 
@@ -66,3 +75,22 @@ def test_the_keywords_counted_are_the_same_across_blank_lines() -> None:
     assert detect_text(nginx) == "nginx"
     assert detect_text(apache) == "apache"
     assert detect_text("\n\n  \n[http.routers.r]\n") == "traefik"
+
+
+_SITE_BEFORE = re.compile(r"(?m)^(?:https?://)?(?:[\w.*-]+|\[[0-9a-fA-F:]+\])?:?\d*"
+                          r"(?:,[ \t]*\S+)*[ \t]*\{[ \t]*$")
+
+
+def test_caddy_site_lines_are_the_ones_the_first_scan_read() -> None:
+    """Generated lines of the characters the scan turns on (short: the old scan is exponential
+    in a run of commas): the same ``findall`` from both scans."""
+    rnd = random.Random(7)
+    alphabet = [",", " ", "\t", "a", "1", ":", "{", "[", "]", ".", "/", "http://", "https://", "f", "*", "-",
+                "}", "\n", ", ", ",\t"]
+    hits = 0
+    for _ in range(40_000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 11)))
+        got = caddy_detect._SITE.findall(text)
+        assert got == _SITE_BEFORE.findall(text), text
+        hits += len(got)
+    assert hits > 800

@@ -19,10 +19,19 @@ def looks_like_json(raw: str) -> bool:
 # Detection: directive words of Caddy's standard set at a line's start (the directive order,
 # https://caddyserver.com/docs/caddyfile/directives), with no ``;`` (nginx ends its directives
 # with one) and a site address line opening a block (``example.com {``, ``:8080 {``).
+# ``_SITE`` is written so that each line is cut one way: ``host:?\d*`` and ``(?:,\s*\S+)*``
+# as first written read the same lines, but a run of digits could be cut between the host and
+# the port at every digit, and a run of commas into segments every way (an ``\S+`` holds
+# commas too) -- a 20,000-comma line in a Caddyfile held ``why502 lint`` for good.  The host
+# takes its digits itself, a port follows a colon (or a bracketed address, as before), and a
+# further address starts only at a comma with blanks after it (a comma with none is inside
+# the run before it): the same lines (200,000 generated lines of those characters give the
+# same ``findall``), each read in time linear in it.
 _MARKS = re.compile(r"(?m)^[ \t]*(?:reverse_proxy|php_fastcgi|file_server|handle_path|handle_errors|"
                     r"encode|respond|redir|rewrite|uri|root|tls|log|header|route|import|handle|"
                     r"lb_try_duration|health_uri|transport)(?:[ \t][^;\n]*)?$")
-_SITE = re.compile(r"(?m)^(?:https?://)?(?:[\w.*-]+|\[[0-9a-fA-F:]+\])?:?\d*(?:,[ \t]*\S+)*[ \t]*\{[ \t]*$")
+_SITE = re.compile(r"(?m)^(?:https?://)?(?:[\w.*-]+(?::\d*)?|\[[0-9a-fA-F:]+\]:?\d*|:\d*)?"
+                   r"(?:,[ \t]*\S+(?:,[ \t]+\S+)*)?[ \t]*\{[ \t]*$")
 _PROXY = re.compile(r"(?m)^[ \t]*(?:reverse_proxy|php_fastcgi)(?:[ \t][^;\n]*)?$")
 
 
