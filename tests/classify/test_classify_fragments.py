@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from why502.app.explain import explain
+from why502.parsers import normalize as normalize_module
 from why502.parsers.errorlog import classify_line
 from why502.parsers.normalize import errno_of_text, normalize
 
@@ -56,3 +59,19 @@ def test_explain_says_what_a_fragment_leaves_out() -> None:
     assert got.to_dict()["line"]["unseen"] == ["timestamp", "upstream", "client", "request"]
     full = explain(FULL)
     assert full.line is not None and full.line.unseen == () and full.line.repaired == ()
+
+
+def test_the_stop_after_the_action_is_dropped_as_the_regex_drops_it() -> None:
+    """``_drop_action_stop`` reads from the line's end what ``_ACTION_STOP.sub`` found from every
+    `` while `` (each try to the end of its run: 3.5 s for 36 KB of `` while``): generated lines
+    of the pieces it turns on give the same text."""
+    rnd = random.Random(5)
+    pieces = [" while ", " while", "while ", " ", "a", "b", "W", ".", ";", ",", "\n", " \t", "x.", "1", "z",
+              "\u00a0", "\x1c", "\u00e9"]
+    changed = 0
+    for _ in range(100_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 10)))
+        want = normalize_module._ACTION_STOP.sub(r"\1", text)
+        assert normalize_module._drop_action_stop(text) == want, text
+        changed += want != text
+    assert changed > 500, changed

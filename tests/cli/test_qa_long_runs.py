@@ -505,3 +505,22 @@ def test_classify_reads_a_long_line_of_avc_heads_between_two_real_denials(tmp_pa
     denied = [json.loads(line)["line"] for line in done.stdout.splitlines()
               if json.loads(line).get("symptom") == "selinux-avc"]
     assert denied == [1, 3], done.stdout[:2000]
+
+
+def test_classify_reads_long_runs_of_blanks_and_of_while(tmp_path: Path) -> None:
+    """cloudflared's console lines were searched from every blank of a run, each try reading
+    the run to its end (13 s for 32 KB), and the repair that drops a sentence's full stop after
+    nginx's action from every `` while `` (3.5 s for 36 KB): 300 KB runs of blanks before each
+    console line's words, 400 KB of `` while``, between two real cloudflared lines.  Before the
+    fix the command did not end in a minute; the real lines are found."""
+    real = next(p.example for p in load_patterns() if p.id == "go-proxy-refused")
+    assert real is not None
+    blanks = ["2024-01-18T06:04:55Z" + " " * 300_000 + words
+              for words in ("failed to connect to origin", "Proxying to ingress", 'error="x"')]
+    log = tmp_path / "cloudflared.log"
+    log.write_text("\n".join([real, *blanks, "x" + " while" * 66_000 + " 1.", real]) + "\n")
+    done = _run("classify", str(log), "--format", "jsonl", "--no-progress")
+    assert done.returncode in (0, 1), done.stderr
+    refused = [json.loads(line)["line"] for line in done.stdout.splitlines()
+               if json.loads(line).get("symptom") == "connection-refused"]
+    assert refused == [1, 6], done.stdout[:2000]

@@ -14,6 +14,8 @@ still said "no findings": W502-050 followed from that score and from config/conf
 from __future__ import annotations
 
 import json
+import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
 from why502.proxies import detect_text
+from why502.proxies.cloudflared import log as cloudflared_log
 from why502.proxies.cloudflared.config import DEFAULTS, duration_seconds, parse_cloudflared_text
 
 PUB = FIXTURES_DIR / "public" / "cloudflared"
@@ -137,3 +140,52 @@ def test_classify_reads_the_json_lines_of_a_localhost_origin(run_main: RunMain) 
     assert code == 1
     rows = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert len(rows) == 3 and {r["source"] for r in rows} == {"cloudflared"}, rows
+
+
+_TIME = r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+_BEFORE = {  # the console lines' regexes as first written: any blank could start them
+    "_OLD_CONSOLE": re.compile(r"(?:^|[\s`'\"])" + _TIME + r"ERR\s+(?:CF-RAY: (?P<ray>\S+) )?"
+                               r"Proxying to ingress (?P<rule>\d+) error: "
+                               r"(?P<error>Error proxying request to origin: .*?)[`'\"]?\s*$"),
+    "_CONSOLE": re.compile(r"(?:^|\s)" + _TIME + r"(?P<level>ERR|WRN)\s+"
+                           r"(?P<request_failed>Request failed\s+)?"
+                           r'error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$'),
+    "_CARRIER": re.compile(r"(?:^|\s)" + _TIME + r'ERR\s+failed to connect to origin\s+'
+                           r'error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$'),
+}
+
+
+_HEADS = {
+    "_OLD_CONSOLE": ["ERR CF-RAY: 8474a4 Proxying to ingress 0 error: Error proxying request to origin: "
+                     "dial tcp",
+                     "ERR  Proxying to ingress 2 error: Error proxying request to origin: EOF"],
+    "_CONSOLE": ['ERR error="dial tcp: refused" cfRay=8474', 'WRN Request failed error="x\\"y" a=b'],
+    "_CARRIER": ['ERR failed to connect to origin error="dial tcp: refused" originURL=x',
+                 'ERR  failed to connect to origin  error="EOF"'],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BEFORE))
+def test_console_lines_match_as_when_any_blank_could_start_them(name: str) -> None:
+    """A start at a blank inside a run is no longer tried (it read the run to its end each time:
+    13 s for 32 KB of blanks); generated lines -- the line's parts with blanks, quotes, times and
+    junk around them, and random runs of its pieces -- give the same matches and groups."""
+    now = getattr(cloudflared_log, name)
+    rnd = random.Random(9)
+    blanks = ["", " ", "  ", "\t", " \t ", "\n", "   "]
+    junk = ["", "x", '"', "'", "`", "x ", "ERR", "1"]
+    times = ["", "2024-01-18T06:04:54Z", "2024-01-18T06:04:54.123+01:00", "2024-01-18T06:04"]
+    pieces = [*blanks, *junk, *times, "ERR ", "Proxying to ingress 0 error: ", 'error="a" ']
+    found = 0
+    for i in range(30_000):
+        if i % 2:
+            parts = [junk, blanks, times, blanks, _HEADS[name], blanks, junk]
+            text = "".join(rnd.choice(part) for part in parts)
+        else:
+            text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 12)))
+        a, b = _BEFORE[name].search(text), now.search(text)
+        assert (a is None) == (b is None), text
+        if a is not None and b is not None:
+            assert (a.span(), a.groupdict()) == (b.span(), b.groupdict()), text
+            found += 1
+    assert found > 3000, found

@@ -21,7 +21,10 @@ from why502.findings.plan import Change, Plan
 from why502.findings.redact import MARK, same_line
 from why502.proxies import DEFAULT, PROXIES, config_key
 
-_POOL = re.compile(r"^[^\S\n]*\[[^\]]+\]\s*$", re.MULTILINE)
+# a pool's section line (``[www]``): its name holds no newline, as PHP's INI scanner reads it
+# (Zend/zend_ini_scanner.l SECTION_RAW_CHARS ``[^\]\n\r]``); a ``[^\]]+`` crossed lines, and a
+# file of ``[`` lines without ``]`` was read from each to its end
+_POOL = re.compile(r"^[^\S\n]*\[[^\]\n]+\]\s*$", re.MULTILINE)
 _FPM_KEY = re.compile(r"^[^\S\n]*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=",
                       re.MULTILINE)
 

@@ -63,18 +63,23 @@ from why502.parsers.lblogs.model import LbRecord
 WRAP = "Unable to reach the origin service"
 #: the older wrap (origin/proxy.go before 2021.9), cut off the Go error by its colon
 OLD_WRAP = "Error proxying request to origin:"
-# the older console line: logRequestError()'s "CF-RAY: %s Proxying to ingress %d error: %v"
+# the older console line: logRequestError()'s "CF-RAY: %s Proxying to ingress %d error: %v".
+# In it and the two lines below, the mark before the time is a quote (here) or the first or last
+# blank of a run: a start at a blank inside a run reads what the run's first blank reads (no
+# time can follow it, ``\s*`` takes the rest), and trying each one read the run to its end -- a
+# line of blanks cost its square (3.2-13 s for 32 KB); the same matches
+# (tests/proxies/test_cloudflared.py)
 _OLD_CONSOLE = re.compile(
-    r"(?:^|[\s`'\"])(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?:^|[`'\"]|(?<!\s)\s|\s(?!\s))(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
     r"ERR\s+(?:CF-RAY: (?P<ray>\S+) )?Proxying to ingress (?P<rule>\d+) error: "
     r"(?P<error>Error proxying request to origin: .*?)[`'\"]?\s*$")
 _CONSOLE = re.compile(
-    r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?:^|(?<!\s)\s|\s(?!\s))(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
     r"(?P<level>ERR|WRN)\s+(?P<request_failed>Request failed\s+)?"
     r'error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
 # cloudflared access's carrier (carrier/websocket.go ServeStream: Msg("failed to connect to origin"))
 _CARRIER = re.compile(
-    r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?:^|(?<!\s)\s|\s(?!\s))(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
     r'ERR\s+failed to connect to origin\s+error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
 # logrus' TextFormatter, both forms, of cloudflared's "HTTP request error" (origin/tunnel.go logError())
 _LOGRUS = re.compile(
