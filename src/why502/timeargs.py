@@ -63,7 +63,8 @@ def parse_time_arg(value: str, flag: str = "--since", now: datetime | None = Non
 
 
 # a duration as operators write it: ``10`` (seconds), ``10s``, ``1m``, ``250ms``, ``1.5h``, ``1m30s``
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)", re.ASCII)
+# (a number starts a run of digits, as in ``proxies/caddy/config.py``'s ``_GO_DURATION``)
+_DURATION_PART = re.compile(r"(?<![0-9])([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)", re.ASCII)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
