@@ -8,7 +8,8 @@ the first MiB that detection reads (``proxies.HEAD_BYTES``) would have taken hou
 take horizontal blanks only (``[^\\S\\n]*``), which count the same keywords.  Caddy's scan for a
 site address line (``example.com, www.example.com {``) cut one long line of commas, or of digits,
 every way it could (a 20,000-comma line held ``why502 lint`` for good); it is written to cut each
-line one way now, and the last test shows it reads the same lines.
+line one way now, and a test shows it reads the same lines; so is Traefik's YAML scan for a
+``routers:`` key, whose ``\\s+`` crossed a run of blank lines from each of them.
 
 The bound below is the kernel's CPU limit on a real ``why502`` run, not a timing: the old scans
 are killed by it (SIGXCPU) long before they end, the linear ones finish in about a second.
@@ -29,6 +30,7 @@ import pytest
 from tests.support.clirun import WHY502
 from why502.proxies import HEAD_BYTES, detect_text
 from why502.proxies.caddy import detect as caddy_detect
+from why502.proxies.traefik import detect as traefik_detect
 
 CPU_SECONDS = 60
 
@@ -48,6 +50,8 @@ SHAPES = {
     # one line of a MiB: Caddy's site-address scan cut a run of commas, or of digits, every way
     "caddy-commas": (",", "example.com {\n  reverse_proxy 127.0.0.1:8080\n}\n", "\n"),
     "caddy-digits": ("1", "example.com {\n  reverse_proxy 127.0.0.1:8080\n}\n", "\n"),
+    # Traefik's YAML: ``\s+`` before ``routers:`` crossed a MiB of blank lines from each of them
+    "traefik-yaml-blank": (" \n", "http:\n", "routers: x\n"),
 }
 
 
@@ -94,3 +98,21 @@ def test_caddy_site_lines_are_the_ones_the_first_scan_read() -> None:
         assert got == _SITE_BEFORE.findall(text), text
         hits += len(got)
     assert hits > 800
+
+
+_NESTED_BEFORE = re.compile(r"(?m)^\s+(routers|services):\s*$")
+
+
+def test_traefik_nested_keys_are_found_as_when_blanks_crossed_lines() -> None:
+    """The answer of ``(?m)^\\s+(routers|services):\\s*$`` (whose ``\\s+`` crossed lines) on
+    generated texts of the characters it turns on, Unicode blanks among them."""
+    rnd = random.Random(4)
+    alphabet = ["\n", " ", "\t", "  ", "routers:", "services:", "routers", ":", "x", "http:", "\r", "\x0b",
+                "\x1c", " \n", "\u2028"]
+    hits = 0
+    for _ in range(60_000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 9)))
+        found = traefik_detect._NESTED_KEY.search(text) is not None
+        assert found == (_NESTED_BEFORE.search(text) is not None), text
+        hits += found
+    assert hits > 3000, hits

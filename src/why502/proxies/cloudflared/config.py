@@ -161,6 +161,11 @@ class CloudflaredConfig:
         return [r for r in self.rules if r.key is not None]
 
 
+# a Go duration's parts (``1m30s``); a number starts a run of digits, as in
+# ``proxies/caddy/config.py``'s ``_GO_DURATION`` (a start inside one read the run to its end)
+_GO_DURATION = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+
 def duration_seconds(value: str | None) -> float | None:
     """A Go duration (``30s``, ``1m30s``, ``500ms``, ``0``) in seconds; None for what
     ``time.ParseDuration`` would refuse (a bare number other than 0 has no unit)."""
@@ -170,7 +175,7 @@ def duration_seconds(value: str | None) -> float | None:
     if text == "0":
         return 0.0
     units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    parts = _GO_DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         return None
     return sum(float(n) * units[u] for n, u in parts)

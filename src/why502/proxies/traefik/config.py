@@ -100,6 +100,11 @@ class TraefikConfig:
         return [r for r in self.routers if r.service == service]
 
 
+# a Go duration's parts (``1m30s``); a number starts a run of digits, as in
+# ``proxies/caddy/config.py``'s ``_GO_DURATION`` (a start inside one read the run to its end)
+_GO_DURATION = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+
 def duration_seconds(value: str | None) -> float | None:
     """A Traefik duration (``30s``, ``1m30s``, ``500ms``, or a bare number of seconds) in
     seconds; None for 0 (no limit) or what is not a duration."""
@@ -110,7 +115,7 @@ def duration_seconds(value: str | None) -> float | None:
         secs = float(text)
         return secs or None
     units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    parts = _GO_DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         return None
     secs = sum(float(n) * units[u] for n, u in parts)
