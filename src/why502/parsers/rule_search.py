@@ -64,9 +64,14 @@ def _one_of(seq: sre_parse.SubPattern | list[tuple[object, object]]) -> list[tup
     return sets
 
 
+def _strength(one: tuple[str, ...]) -> tuple[int, int]:
+    """How much a set says: its shortest literal's length, then fewer literals."""
+    return min(map(len, one)), -len(one)
+
+
 def _best(sets: list[tuple[str, ...]]) -> tuple[str, ...] | None:
-    """The set whose shortest literal is the longest (fewer literals on a tie)."""
-    return max(sets, key=lambda one: (min(map(len, one)), -len(one)), default=None)
+    """The strongest set (``_strength``)."""
+    return max(sets, key=_strength, default=None)
 
 
 def required_literals(pattern: str) -> tuple[tuple[str, ...], ...]:
@@ -77,7 +82,7 @@ def required_literals(pattern: str) -> tuple[tuple[str, ...], ...]:
     if tree.state.flags & _CASELESS:
         return ()
     sets = [one for one in _one_of(tree) if min(map(len, one)) >= _SHORTEST]
-    sets.sort(key=lambda one: (min(map(len, one)), -len(one)), reverse=True)
+    sets.sort(key=_strength, reverse=True)
     return tuple(sets[:2])
 
 

@@ -63,6 +63,10 @@ from why502.parsers.lblogs.model import LbRecord
 WRAP = "Unable to reach the origin service"
 #: the older wrap (origin/proxy.go before 2021.9), cut off the Go error by its colon
 OLD_WRAP = "Error proxying request to origin:"
+# a blank that starts or ends its run, and an optional time with the blanks after it: the head
+# of the three console lines below
+_EDGE_BLANK = r"(?<!\s)\s|\s(?!\s)"
+_TIME = r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
 # the older console line: logRequestError()'s "CF-RAY: %s Proxying to ingress %d error: %v".
 # In it and the two lines below, the mark before the time is a quote (here) or the first or last
 # blank of a run: a start at a blank inside a run reads what the run's first blank reads (no
@@ -70,16 +74,16 @@ OLD_WRAP = "Error proxying request to origin:"
 # line of blanks cost its square (3.2-13 s for 32 KB); the same matches
 # (tests/proxies/test_cloudflared.py)
 _OLD_CONSOLE = re.compile(
-    r"(?:^|[`'\"]|(?<!\s)\s|\s(?!\s))(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?:^|[`'\"]|" + _EDGE_BLANK + ")" + _TIME +
     r"ERR\s+(?:CF-RAY: (?P<ray>\S+) )?Proxying to ingress (?P<rule>\d+) error: "
     r"(?P<error>Error proxying request to origin: .*?)[`'\"]?\s*$")
 _CONSOLE = re.compile(
-    r"(?:^|(?<!\s)\s|\s(?!\s))(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?:^|" + _EDGE_BLANK + ")" + _TIME +
     r"(?P<level>ERR|WRN)\s+(?P<request_failed>Request failed\s+)?"
     r'error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
 # cloudflared access's carrier (carrier/websocket.go ServeStream: Msg("failed to connect to origin"))
 _CARRIER = re.compile(
-    r"(?:^|(?<!\s)\s|\s(?!\s))(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?:^|" + _EDGE_BLANK + ")" + _TIME +
     r'ERR\s+failed to connect to origin\s+error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
 # logrus' TextFormatter, both forms, of cloudflared's "HTTP request error" (origin/tunnel.go logError())
 _LOGRUS = re.compile(
